@@ -1,0 +1,41 @@
+"""The neural core shared by every estimator of skhep_reweight.
+
+- :mod:`.modules`: the MLP built from ``hidden_layer_sizes``/``activation``, input standardization.
+- :mod:`.losses`: per-event losses.
+- :mod:`.data`: events with their weights as tensors, the batch iterator, the validation split.
+- :mod:`.net`: the weighted skorch net, :func:`train_network` and :func:`predict_network`.
+- :mod:`.callbacks`: progress bar and divergence guard.
+- :mod:`.seeding`: seeds from ``random_state``, device choice.
+- :mod:`.params`: the flat network parameters every neural estimator shares.
+"""
+
+from .callbacks import EpochProgressBar, StopOnNonFiniteLoss
+from .data import BatchIterator, EventDataset, StratifiedSplit
+from .losses import BinaryCrossEntropyPerEvent
+from .modules import ACTIVATIONS, MLP, Standardize, make_activation, standardization_stats
+from .net import PREDICT_BATCH_SIZE, WeightedNet, predict_network, train_network
+from .params import NETWORK_PARAMETER_CONSTRAINTS, network_options
+from .seeding import derive_seeds, resolve_device, seeded
+
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "NETWORK_PARAMETER_CONSTRAINTS",
+    "PREDICT_BATCH_SIZE",
+    "BatchIterator",
+    "BinaryCrossEntropyPerEvent",
+    "EpochProgressBar",
+    "EventDataset",
+    "StopOnNonFiniteLoss",
+    "Standardize",
+    "StratifiedSplit",
+    "WeightedNet",
+    "derive_seeds",
+    "make_activation",
+    "network_options",
+    "predict_network",
+    "resolve_device",
+    "seeded",
+    "standardization_stats",
+    "train_network",
+]

@@ -1,0 +1,116 @@
+"""Network building blocks of every estimator: activations, input standardization, the MLP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["ACTIVATIONS", "MLP", "Standardize", "make_activation", "standardization_stats"]
+
+# Names follow scikit-learn's MLP (`relu`, `tanh`, `logistic`, `identity`) plus the smooth
+# activations that density-ratio networks often prefer.
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "logistic": nn.Sigmoid,
+    "identity": nn.Identity,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "leaky_relu": nn.LeakyReLU,
+}
+
+# A feature whose spread is below this (relative to its magnitude) is treated as constant and
+# left unscaled, so that standardization never divides by zero.
+_MIN_RELATIVE_SCALE = 1e-12
+
+
+def make_activation(name: str) -> nn.Module:
+    """Return a fresh activation module from its name (one of :data:`ACTIVATIONS`)."""
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}") from None
+
+
+def standardization_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature location and scale used to standardize network inputs.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Training inputs.
+
+    Returns
+    -------
+    loc, scale : ndarray of shape (n_features,), float32
+        The mean and standard deviation of each column; a constant column gets scale 1.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    loc = X.mean(axis=0)
+    scale = X.std(axis=0)
+    constant = scale <= _MIN_RELATIVE_SCALE * np.maximum(np.abs(loc), 1.0)
+    scale[constant] = 1.0
+    return loc.astype(np.float32), scale.astype(np.float32)
+
+
+class Standardize(nn.Module):
+    """Affine input layer ``(x - loc) / scale`` with frozen statistics (buffers, not parameters).
+
+    Keeping standardization inside the module means that the fitted network is self-contained:
+    it moves to the GPU, pickles and predicts without a separate scaler.
+    """
+
+    def __init__(self, loc: np.ndarray, scale: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("loc", torch.as_tensor(np.asarray(loc, dtype=np.float32)))
+        self.register_buffer("scale", torch.as_tensor(np.asarray(scale, dtype=np.float32)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.loc) / self.scale
+
+
+class MLP(nn.Module):
+    """Fully connected network ``n_inputs -> hidden_layer_sizes -> n_outputs``.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of input features.
+    hidden_layer_sizes : sequence of int
+        Width of each hidden layer; an empty sequence gives a linear model.
+    n_outputs : int, default=1
+        Width of the last (linear) layer.
+    activation : str, default="relu"
+        Activation between hidden layers, a key of :data:`ACTIVATIONS`.
+    loc, scale : array-like of shape (n_inputs,), default=None
+        When given, inputs are standardized by :class:`Standardize` before the first layer.
+
+    The forward pass returns a tensor of shape ``(n_samples, n_outputs)``.
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        hidden_layer_sizes: Sequence[int],
+        n_outputs: int = 1,
+        activation: str = "relu",
+        loc: np.ndarray | None = None,
+        scale: np.ndarray | None = None,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        if loc is not None:
+            layers.append(Standardize(loc, scale))
+        width = n_inputs
+        for size in hidden_layer_sizes:
+            layers += [nn.Linear(width, int(size)), make_activation(activation)]
+            width = int(size)
+        layers.append(nn.Linear(width, n_outputs))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)

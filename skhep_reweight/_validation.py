@@ -1,0 +1,86 @@
+"""Input checks shared by the estimators. Each raises a ValueError or TypeError naming the argument
+and what is wrong with it; nothing is repaired silently."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+
+__all__ = ["check_binary_labels", "check_event_weights", "class_balanced_weights"]
+
+
+def check_event_weights(sample_weight, n_samples: int, name: str = "sample_weight") -> np.ndarray:
+    """Validate per-event weights; None means one for every event.
+
+    Negative weights are allowed (NLO generators produce them); NaN, inf, the wrong shape or the
+    wrong length raise a ValueError naming ``name``.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), float64
+    """
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=np.float64)
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+    if w.ndim == 0:
+        w = np.full(n_samples, float(w))
+    if w.ndim != 1:
+        raise ValueError(f"{name} must be 1-D of shape ({n_samples},), got shape {w.shape}")
+    if w.shape[0] != n_samples:
+        raise ValueError(f"{name} has {w.shape[0]} entries but X has {n_samples} rows")
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return w
+
+
+def check_binary_labels(y) -> tuple[np.ndarray, np.ndarray]:
+    """The two classes of ``y`` (sorted) and ``y`` encoded as 0 (first class) / 1 (second class).
+
+    Raises a ValueError mentioning "class" when ``y`` holds one class or more than two.
+    """
+    check_classification_targets(y)
+    classes, encoded = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(
+            f"y holds only one class ({classes[0]!r}); a reweighter needs both the source "
+            "(y == 0) and the target (y == 1) class"
+        )
+    if classes.size > 2:
+        raise ValueError(
+            f"Only binary classification is supported. y holds {classes.size} classes; a "
+            "reweighter separates two: y == 0 for the source sample, y == 1 for the target"
+        )
+    return classes, encoded.astype(np.int64)
+
+
+def class_balanced_weights(y01: np.ndarray, sample_weight: np.ndarray) -> np.ndarray:
+    """Rescale each class so that its weights sum to half the number of events.
+
+    The two classes then carry equal total weight (no prior factor in the learned ratio) and the
+    weights have mean one over the stacked sample.
+
+    Raises
+    ------
+    ValueError
+        When a class's weights do not sum to a positive number.
+    """
+    out = np.empty_like(sample_weight, dtype=np.float64)
+    half = 0.5 * y01.shape[0]
+    for label, name in ((0, "source class (y == 0)"), (1, "target class (y == 1)")):
+        mask = y01 == label
+        total = sample_weight[mask].sum()
+        if total == 0:
+            raise ValueError(
+                f"the sample weights of the {name} sum to zero; each class's "
+                "weights must sum to a positive number"
+            )
+        if not total > 0:
+            raise ValueError(
+                f"the sample weights of the {name} sum to {total:.6g}; each "
+                "class's weights must sum to a positive number"
+            )
+        out[mask] = sample_weight[mask] * (half / total)
+    return out
