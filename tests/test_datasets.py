@@ -1,0 +1,366 @@
+"""Tests of skhep_reweight.datasets against brute-force and analytic answers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from skhep_reweight.datasets import (
+    RELATIVE_EIGENVALUE_RANGE,
+    SOURCE_EIGENVALUE_RANGE,
+    gaussian_density_ratio,
+    make_correlated_gaussians,
+    make_gaussian_reweighting,
+    make_parametrized_gaussian,
+)
+
+# Pull (in standard errors) allowed between a weighted estimate and its exact value.
+N_SIGMA = 4.0
+
+
+def _weighted_mean_and_error(x, w):
+    """Self-normalized weighted mean and its delta-method standard error."""
+    mean = np.sum(w * x) / np.sum(w)
+    error = np.sqrt(np.sum(w**2 * (x - mean) ** 2)) / np.sum(w)
+    return mean, error
+
+
+def _weighted_std_and_error(x, w):
+    """Weighted standard deviation and its delta-method standard error."""
+    mean = np.sum(w * x) / np.sum(w)
+    variance = np.sum(w * (x - mean) ** 2) / np.sum(w)
+    variance_error = np.sqrt(np.sum(w**2 * ((x - mean) ** 2 - variance) ** 2)) / np.sum(w)
+    return np.sqrt(variance), variance_error / (2 * np.sqrt(variance))
+
+
+def _random_spd(rng, d):
+    a = rng.normal(size=(d, d))
+    return a @ a.T + d * np.eye(d)
+
+
+# --------------------------------------------------------------------------
+# gaussian_density_ratio
+# --------------------------------------------------------------------------
+def test_density_ratio_1d_matches_norm_pdf_ratio():
+    x = np.linspace(-4, 5, 37)
+    expected = stats.norm.pdf(x, 1.0, 1.3) / stats.norm.pdf(x, 0.0, 1.0)
+    w = gaussian_density_ratio(x, 0.0, 1.0, 1.0, 1.3**2)
+    np.testing.assert_allclose(w, expected, rtol=1e-12)
+
+
+def test_density_ratio_nd_matches_multivariate_normal():
+    rng = np.random.RandomState(0)
+    d = 3
+    mp, mq = rng.normal(size=d), rng.normal(size=d)
+    cp, cq = _random_spd(rng, d), _random_spd(rng, d)
+    X = rng.normal(size=(50, d)) * 2
+    expected = stats.multivariate_normal(mq, cq).pdf(X) / stats.multivariate_normal(mp, cp).pdf(X)
+    np.testing.assert_allclose(gaussian_density_ratio(X, mp, cp, mq, cq), expected, rtol=1e-10)
+
+
+def test_density_ratio_stays_finite_in_the_far_tail():
+    # both pdfs underflow to 0 at x = 60, the ratio exp(x - 1/2) does not
+    w = gaussian_density_ratio([[60.0]], 0.0, 1.0, 1.0, 1.0)
+    np.testing.assert_allclose(w, np.exp(59.5), rtol=1e-12)
+
+
+def test_density_ratio_accepts_pandas():
+    frame = pd.DataFrame({"a": [0.0, 1.0], "b": [1.0, -1.0]})
+    mean, cov = np.array([1.0, 0.0]), np.eye(2)
+    expected = gaussian_density_ratio(frame.to_numpy(), np.zeros(2), np.eye(2), mean, cov)
+    np.testing.assert_allclose(
+        gaussian_density_ratio(frame, np.zeros(2), np.eye(2), mean, cov), expected, rtol=0
+    )
+    np.testing.assert_allclose(expected, np.exp(frame["a"] - 0.5), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (([np.nan], 0.0, 1.0, 1.0, 1.0), "X contains NaN"),
+        (([[0.0, 1.0]], 0.0, 1.0, 1.0, 1.0), "X has 2 features, expected 1"),
+        ((np.empty((0, 1)), 0.0, 1.0, 1.0, 1.0), "X is empty"),
+        (([0.0], 0.0, -1.0, 1.0, 1.0), "source_cov must be positive definite"),
+        (([0.0], [0.0, 0.0], np.eye(2), 1.0, 1.0), "source_mean has 2 features"),
+        (([0.0], 0.0, np.eye(2), 1.0, 1.0), r"source_cov must have shape \(1, 1\)"),
+        (([[0.0, 0.0]], [0, 0], [[1, 0.5], [0, 1]], [0, 0], np.eye(2)), "symmetric"),
+        (([0.0], 0.0, 1.0, np.inf, 1.0), "target_mean contains NaN or infinite"),
+    ],
+)
+def test_density_ratio_errors(args, match):
+    with pytest.raises(ValueError, match=match):
+        gaussian_density_ratio(*args)
+
+
+def test_density_ratio_rejects_strings():
+    with pytest.raises(TypeError, match="X must hold real numbers"):
+        gaussian_density_ratio(["a"], 0.0, 1.0, 1.0, 1.0)
+
+
+# --------------------------------------------------------------------------
+# make_gaussian_reweighting
+# --------------------------------------------------------------------------
+def test_gaussian_reweighting_layout_and_exact_weights():
+    data = make_gaussian_reweighting(n_samples=1000, random_state=0)
+    assert data.X.shape == (2000, 1)
+    np.testing.assert_array_equal(data.y, np.repeat([0, 1], 1000))
+    x = data.X[:, 0]
+    expected = stats.norm.pdf(x, 1.0, 1.3) / stats.norm.pdf(x, 0.0, 1.0)
+    np.testing.assert_allclose(data.exact_weights, expected, rtol=1e-10)
+    np.testing.assert_allclose(data.weight_function(data.X), expected, rtol=1e-10)
+    np.testing.assert_allclose(data.target_cov, [[1.69]], rtol=1e-14)
+    assert data.source_mean.shape == (1,)
+    assert isinstance(data.description, str)
+    # the classes are the right distributions: sample means within 4 standard errors
+    assert abs(x[:1000].mean()) < N_SIGMA * 1.0 / np.sqrt(1000)
+    assert abs(x[1000:].mean() - 1.0) < N_SIGMA * 1.3 / np.sqrt(1000)
+
+
+@pytest.mark.parametrize(("target_mean", "target_std"), [(1.0, 1.0), (0.5, 0.8), (1.0, 1.2)])
+def test_exact_weights_morph_source_moments_into_target(target_mean, target_std):
+    data = make_gaussian_reweighting(
+        n_samples=20_000, target_mean=target_mean, target_std=target_std, random_state=1
+    )
+    x, w = data.X[data.y == 0, 0], data.exact_weights[data.y == 0]
+    mean, mean_error = _weighted_mean_and_error(x, w)
+    std, std_error = _weighted_std_and_error(x, w)
+    assert abs(mean - target_mean) < N_SIGMA * mean_error
+    assert abs(std - target_std) < N_SIGMA * std_error
+    assert abs(w.mean() - 1.0) < N_SIGMA * w.std() / np.sqrt(len(w))
+
+
+def test_gaussian_reweighting_is_reproducible():
+    a = make_gaussian_reweighting(n_samples=50, random_state=3)
+    b = make_gaussian_reweighting(n_samples=50, random_state=np.random.RandomState(3))
+    c = make_gaussian_reweighting(n_samples=50, random_state=4)
+    np.testing.assert_array_equal(a.X, b.X)
+    assert not np.allclose(a.X, c.X)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_samples": 0}, ValueError, "n_samples must be at least 1"),
+        ({"n_samples": 10.0}, TypeError, "n_samples must be an integer"),
+        ({"source_std": 0.0}, ValueError, "source_std must be positive"),
+        ({"target_std": -1.0}, ValueError, "target_std must be positive"),
+        ({"target_mean": np.nan}, ValueError, "target_mean must be finite"),
+    ],
+)
+def test_gaussian_reweighting_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_gaussian_reweighting(**kwargs)
+
+
+# --------------------------------------------------------------------------
+# make_correlated_gaussians
+# --------------------------------------------------------------------------
+def test_correlated_gaussians_structure():
+    data = make_correlated_gaussians(n_samples=100, n_features=4, mean_shift=0.7, random_state=0)
+    S, D, m = data.source_cov, data.target_cov, data.target_mean
+    assert data.X.shape == (200, 4)
+    np.testing.assert_array_equal(data.source_mean, np.zeros(4))
+    np.testing.assert_allclose(S, S.T, atol=0)
+    np.testing.assert_allclose(D, D.T, atol=0)
+    # eigenvalues of S, and of S^-1/2 D S^-1/2 (same as those of S^-1 D), in their ranges
+    assert np.all(np.linalg.eigvalsh(S) >= SOURCE_EIGENVALUE_RANGE[0] - 1e-12)
+    assert np.all(np.linalg.eigvalsh(S) <= SOURCE_EIGENVALUE_RANGE[1] + 1e-12)
+    relative = np.sort(np.linalg.eigvals(np.linalg.solve(S, D)).real)
+    assert relative[0] >= RELATIVE_EIGENVALUE_RANGE[0] - 1e-12
+    assert relative[-1] <= RELATIVE_EIGENVALUE_RANGE[1] + 1e-12
+    assert not np.allclose(S, D, atol=0.05)
+    # the features are correlated
+    assert np.max(np.abs(S - np.diag(np.diag(S)))) > 0.05
+    # Mahalanobis length of the mean shift is exactly mean_shift
+    np.testing.assert_allclose(np.sqrt(m @ np.linalg.solve(S, m)), 0.7, rtol=1e-12)
+
+
+def test_correlated_gaussians_exact_weights_match_scipy():
+    data = make_correlated_gaussians(n_samples=200, n_features=3, random_state=2)
+    p = stats.multivariate_normal(data.source_mean, data.source_cov)
+    q = stats.multivariate_normal(data.target_mean, data.target_cov)
+    np.testing.assert_allclose(data.exact_weights, q.pdf(data.X) / p.pdf(data.X), rtol=1e-10)
+
+
+def test_correlated_gaussians_reweighted_source_matches_target():
+    n = 20_000
+    data = make_correlated_gaussians(n_samples=n, n_features=5, random_state=3)
+    source, w = data.X[data.y == 0], data.exact_weights[data.y == 0]
+    target = data.X[data.y == 1]
+    target_std = np.sqrt(np.diag(data.target_cov))
+    for j in range(5):
+        mean, mean_error = _weighted_mean_and_error(source[:, j], w)
+        std, std_error = _weighted_std_and_error(source[:, j], w)
+        assert abs(mean - data.target_mean[j]) < N_SIGMA * mean_error
+        assert abs(std - target_std[j]) < N_SIGMA * std_error
+        # the target rows follow the target density too
+        assert abs(target[:, j].mean() - data.target_mean[j]) < N_SIGMA * target_std[j] / np.sqrt(n)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_correlated_gaussians_effective_sample_size_in_10d(seed):
+    n = 10_000
+    data = make_correlated_gaussians(n_samples=n, n_features=10, random_state=seed)
+    w = data.exact_weights[data.y == 0]
+    assert w.sum() ** 2 / np.sum(w**2) > 0.2 * n
+
+
+def test_correlated_gaussians_reproducible_and_one_feature():
+    a = make_correlated_gaussians(n_samples=20, n_features=2, random_state=5)
+    b = make_correlated_gaussians(n_samples=20, n_features=2, random_state=5)
+    np.testing.assert_array_equal(a.X, b.X)
+    np.testing.assert_array_equal(a.target_cov, b.target_cov)
+    one = make_correlated_gaussians(n_samples=20, n_features=1, mean_shift=1.0, random_state=0)
+    assert one.X.shape == (40, 1)
+    np.testing.assert_allclose(abs(one.target_mean[0]), np.sqrt(one.source_cov[0, 0]))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_features": 0}, ValueError, "n_features must be at least 1"),
+        ({"mean_shift": -0.1}, ValueError, "mean_shift must be non-negative"),
+        ({"n_samples": True}, TypeError, "n_samples must be an integer"),
+    ],
+)
+def test_correlated_gaussians_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_correlated_gaussians(**kwargs)
+
+
+# --------------------------------------------------------------------------
+# make_parametrized_gaussian
+# --------------------------------------------------------------------------
+def test_parametrized_layout_mu_only():
+    data = make_parametrized_gaussian(n_samples=5000, random_state=0)
+    assert data.X.shape == data.X_sim.shape == (10_000, 1)
+    assert data.theta.shape == (10_000, 1)
+    assert data.parameter_names == ("mu",)
+    np.testing.assert_array_equal(data.y, np.repeat([0, 1], 5000))
+    assert np.isnan(data.theta[:5000]).all()
+    mu = data.theta[5000:, 0]
+    assert np.all((mu >= -2.0) & (mu <= 2.0))
+    # uniform on [-2, 2]: mean 0, variance 4/3
+    assert abs(mu.mean()) < N_SIGMA * np.sqrt(4 / 3 / 5000)
+    # each target event is N(mu_i, 1): the standardized residuals are N(0, 1)
+    residual = data.X[5000:, 0] - mu
+    assert abs(residual.mean()) < N_SIGMA / np.sqrt(5000)
+    assert abs(residual.std() - 1.0) < N_SIGMA / np.sqrt(2 * 5000)
+    # detector smearing of width 0.5
+    smear = (data.X_sim - data.X)[:, 0]
+    assert abs(smear.std() - 0.5) < N_SIGMA * 0.5 / np.sqrt(2 * 10_000)
+
+
+def test_parametrized_layout_mu_sigma():
+    data = make_parametrized_gaussian(
+        n_samples=5000, parameters=("mu", "sigma"), sigma_range=(0.5, 2.0), random_state=1
+    )
+    theta = data.theta[5000:]
+    assert data.theta.shape == (10_000, 2)
+    assert np.isnan(data.theta[:5000]).all()
+    assert np.all((theta[:, 1] >= 0.5) & (theta[:, 1] <= 2.0))
+    np.testing.assert_array_equal(data.nominal_theta, [0.0, 1.0])
+    pull = (data.X[5000:, 0] - theta[:, 0]) / theta[:, 1]
+    assert abs(pull.mean()) < N_SIGMA / np.sqrt(5000)
+    assert abs(pull.std() - 1.0) < N_SIGMA / np.sqrt(2 * 5000)
+
+
+def test_parametrized_fixed_target_theta_and_reweighting():
+    n = 20_000
+    data = make_parametrized_gaussian(
+        n_samples=n, parameters=("mu", "sigma"), target_theta=(1.0, 1.25), random_state=2
+    )
+    np.testing.assert_array_equal(data.theta[n:], np.tile([1.0, 1.25], (n, 1)))
+    target_x, target_sim = data.X[n:, 0], data.X_sim[n:, 0]
+    assert abs(target_x.mean() - 1.0) < N_SIGMA * 1.25 / np.sqrt(n)
+    assert abs(target_sim.std() - np.hypot(1.25, 0.5)) < N_SIGMA * 1.35 / np.sqrt(2 * n)
+    # the exact weights at theta = (1, 1.25) morph the nominal source into the target
+    source = data.X[:n, 0]
+    w = data.weight_function(source, [1.0, 1.25])
+    mean, mean_error = _weighted_mean_and_error(source, w)
+    std, std_error = _weighted_std_and_error(source, w)
+    assert abs(mean - 1.0) < N_SIGMA * mean_error
+    assert abs(std - 1.25) < N_SIGMA * std_error
+    # simulation level follows because the detector does not depend on theta
+    sim_mean, sim_error = _weighted_mean_and_error(data.X_sim[:n, 0], w)
+    assert abs(sim_mean - 1.0) < N_SIGMA * sim_error
+
+
+def test_weight_function_equation_10():
+    data = make_parametrized_gaussian(n_samples=10, random_state=0)
+    rng = np.random.RandomState(0)
+    x, mu = rng.normal(size=30), rng.uniform(-2, 2, size=30)
+    expected = np.exp(((x - 0.0) ** 2 - (x - mu) ** 2) / 2)  # eq. (10), mu_0 = 0
+    np.testing.assert_allclose(data.weight_function(x, mu[:, None]), expected, rtol=1e-12)
+    # theta of shape (n_parameters,) broadcasts, a scalar too for one parameter
+    np.testing.assert_allclose(
+        data.weight_function(x, [0.7]), np.exp((x**2 - (x - 0.7) ** 2) / 2), rtol=1e-12
+    )
+    np.testing.assert_allclose(data.weight_function(x, 0.7), data.weight_function(x, [0.7]))
+
+
+def test_weight_function_equation_11_against_pdf_ratio():
+    data = make_parametrized_gaussian(
+        n_samples=10, parameters=("mu", "sigma"), nominal_mu=0.3, nominal_sigma=0.8
+    )
+    rng = np.random.RandomState(1)
+    x = rng.normal(size=40)
+    theta = np.column_stack([rng.uniform(-2, 2, 40), rng.uniform(0.25, 4, 40)])
+    brute = stats.norm.pdf(x, theta[:, 0], theta[:, 1]) / stats.norm.pdf(x, 0.3, 0.8)
+    np.testing.assert_allclose(data.weight_function(x[:, None], theta), brute, rtol=1e-10)
+    # the nominal point gives unit weights
+    np.testing.assert_allclose(data.weight_function(x, [0.3, 0.8]), 1.0, rtol=1e-14)
+
+
+def test_weight_function_mu_only_keeps_nominal_sigma():
+    data = make_parametrized_gaussian(n_samples=10, nominal_sigma=2.0)
+    x = np.linspace(-3, 3, 7)
+    brute = stats.norm.pdf(x, 1.0, 2.0) / stats.norm.pdf(x, 0.0, 2.0)
+    np.testing.assert_allclose(data.weight_function(x, [1.0]), brute, rtol=1e-12)
+
+
+def test_parametrized_reproducible():
+    kwargs = {"n_samples": 30, "parameters": ("mu", "sigma"), "random_state": 7}
+    a, b = make_parametrized_gaussian(**kwargs), make_parametrized_gaussian(**kwargs)
+    np.testing.assert_array_equal(a.X_sim, b.X_sim)
+    np.testing.assert_array_equal(a.theta, b.theta)
+    zero = make_parametrized_gaussian(n_samples=30, smearing=0.0, random_state=7)
+    np.testing.assert_array_equal(zero.X_sim, zero.X)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"parameters": ("sigma",)}, ValueError, "parameters must be one of"),
+        ({"parameters": ("mu", "width")}, ValueError, "parameters must be one of"),
+        ({"parameters": "mu"}, TypeError, "parameters must be a tuple"),
+        ({"mu_range": (1.0, 1.0)}, ValueError, "mu_range must have low < high"),
+        ({"mu_range": (0.0, 1.0, 2.0)}, ValueError, "mu_range must be a pair"),
+        ({"sigma_range": (-1.0, 2.0)}, ValueError, "sigma_range must be positive"),
+        ({"sigma_range": (3.0, 2.0)}, ValueError, "sigma_range must have low < high"),
+        ({"target_theta": (1.0, 1.0)}, ValueError, "target_theta must have length n_parameters=1"),
+        (
+            {"parameters": ("mu", "sigma"), "target_theta": (1.0, 0.0)},
+            ValueError,
+            "sigma must be positive",
+        ),
+        ({"smearing": -0.5}, ValueError, "smearing must be non-negative"),
+        ({"nominal_sigma": 0.0}, ValueError, "nominal_sigma must be positive"),
+    ],
+)
+def test_parametrized_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        make_parametrized_gaussian(n_samples=5, **kwargs)
+
+
+def test_weight_function_errors():
+    data = make_parametrized_gaussian(n_samples=5, parameters=("mu", "sigma"))
+    x = np.zeros(3)
+    with pytest.raises(ValueError, match="theta contains NaN"):
+        data.weight_function(data.X, data.theta)  # source rows carry NaN theta
+    with pytest.raises(ValueError, match=r"theta must have shape \(2,\) or \(3, 2\)"):
+        data.weight_function(x, np.ones((4, 2)))
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        data.weight_function(x, [0.0, -1.0])
+    with pytest.raises(ValueError, match="X has 2 features, expected 1"):
+        data.weight_function(np.zeros((3, 2)), [0.0, 1.0])
