@@ -1,0 +1,28 @@
+"""Reweighters: learn w(x) = q(x)/p(x) so that a source sample p, weighted, looks like a target q.
+
+Conventions shared by every reweighter:
+
+- ``y == 0`` marks the source (the sample to be reweighted, usually simulation), ``y == 1`` the
+  target (data, or simulation at other parameters).
+- The class totals are balanced internally: the learned ratio carries no prior factor.
+- ``predict_weights`` returns the per-event ratio, not renormalized; its mean over the source is
+  close to one.
+"""
+
+from ._dctr import DCTRReweighter
+from ._weights import (
+    DEFAULT_PROBA_CLIP,
+    balanced_cross_entropy,
+    clip_log_ratio,
+    log_ratio_from_proba,
+    weights_from_classifier,
+)
+
+__all__ = [
+    "DEFAULT_PROBA_CLIP",
+    "DCTRReweighter",
+    "balanced_cross_entropy",
+    "clip_log_ratio",
+    "log_ratio_from_proba",
+    "weights_from_classifier",
+]

@@ -1,0 +1,101 @@
+"""Parameters theta of a parametrized reweighting: checks, the filling of the nominal sample's
+missing theta, broadcasting and the trained range."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "THETA_RANGE_TOLERANCE",
+    "broadcast_theta",
+    "check_in_range",
+    "fill_source_theta",
+    "theta_for_fit",
+]
+
+# A uniform sample of n parameter points misses the ends of its range by about width / n; points
+# within this fraction of the width outside the observed [min, max] still count as inside.
+THETA_RANGE_TOLERANCE = 0.01
+
+
+def _as_2d_float(theta, name: str) -> np.ndarray:
+    try:
+        t = np.asarray(theta, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric: {exc}") from None
+    if t.ndim == 1:
+        t = t[:, None]
+    if t.ndim != 2:
+        raise ValueError(f"{name} must have shape (n_samples, n_parameters), got shape {t.shape}")
+    return t
+
+
+def theta_for_fit(theta, y01: np.ndarray) -> np.ndarray:
+    """Validate the training theta: target rows finite, source rows finite or entirely NaN.
+
+    Returns a float64 array of shape (n_samples, n_parameters).
+    """
+    t = _as_2d_float(theta, "theta")
+    if t.shape[0] != y01.shape[0]:
+        raise ValueError(f"theta has {t.shape[0]} rows but X has {y01.shape[0]}")
+    if np.isinf(t).any():
+        raise ValueError("theta contains infinite values")
+    nan = np.isnan(t)
+    if nan[y01 == 1].any():
+        raise ValueError(
+            "theta is NaN on target rows (y == 1): every target event must carry "
+            "the parameters it was generated with"
+        )
+    partial = nan.any(axis=1) & ~nan.all(axis=1)
+    if partial.any():
+        raise ValueError(
+            "theta has rows with some but not all parameters NaN; a source row is "
+            "either fully given or fully NaN (filled from the target rows)"
+        )
+    return t
+
+
+def fill_source_theta(theta: np.ndarray, y01: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """Give NaN rows of the source sample parameter points drawn from the target rows.
+
+    The nominal sample has no parameter of its own; drawing its theta from the target's theta
+    distribution makes theta carry no information about the class by itself, so the classifier
+    learns :math:`p(x|\\theta) / p(x|\\theta_0)` at every theta (SRGN paper, section II).
+    """
+    out = theta.copy()
+    missing = np.isnan(out).all(axis=1)
+    if missing.any():
+        pool = out[y01 == 1]
+        out[missing] = pool[rng.randint(pool.shape[0], size=int(missing.sum()))]
+    return out
+
+
+def broadcast_theta(theta, n_samples: int, n_parameters: int) -> np.ndarray:
+    """One parameter point (shape (n_parameters,) or scalar) for every row, or one per row."""
+    t = np.asarray(theta, dtype=np.float64)
+    if t.ndim <= 1 and t.size == n_parameters:
+        t = np.broadcast_to(t.reshape(1, n_parameters), (n_samples, n_parameters))
+    elif t.ndim == 1 and n_parameters == 1 and t.shape[0] == n_samples:
+        t = t[:, None]
+    if t.shape != (n_samples, n_parameters):
+        raise ValueError(
+            f"theta must have shape ({n_parameters},) or ({n_samples}, "
+            f"{n_parameters}), got {np.shape(theta)}"
+        )
+    if not np.all(np.isfinite(t)):
+        raise ValueError("theta contains NaN or infinite values")
+    return t
+
+
+def check_in_range(theta: np.ndarray, low: np.ndarray, high: np.ndarray, names) -> None:
+    """Raise a ValueError when any point lies outside the trained range (with tolerance)."""
+    slack = THETA_RANGE_TOLERANCE * (high - low)
+    below = theta < low - slack
+    above = theta > high + slack
+    if below.any() or above.any():
+        j = int(np.flatnonzero((below | above).any(axis=0))[0])
+        bad = theta[:, j][below[:, j] | above[:, j]]
+        raise ValueError(
+            f"theta[{names[j]}] = {bad[0]:.6g} lies outside the range seen in training "
+            f"[{low[j]:.6g}, {high[j]:.6g}]; set allow_extrapolation=True to predict there anyway"
+        )
