@@ -6,7 +6,38 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
-__all__ = ["check_binary_labels", "check_event_weights", "class_balanced_weights"]
+__all__ = [
+    "as_finite_array",
+    "check_binary_labels",
+    "check_event_weights",
+    "check_samples",
+    "class_balanced_weights",
+]
+
+
+def as_finite_array(values, name: str) -> np.ndarray:
+    """An array-like (numpy or pandas) of real numbers as a finite float64 array."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}.")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    return array
+
+
+def check_samples(X, name: str = "X", n_features: int | None = None) -> np.ndarray:
+    """A non-empty, finite 2-D float array of events; a 1-D input is one feature."""
+    X = as_finite_array(X, name)
+    if X.ndim == 1:
+        X = X[:, np.newaxis]
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 1-D or 2-D, got an array with {X.ndim} dimensions.")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} is empty: got shape {X.shape}.")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{name} has {X.shape[1]} features, expected {n_features}.")
+    return X
 
 
 def check_event_weights(sample_weight, n_samples: int, name: str = "sample_weight") -> np.ndarray:

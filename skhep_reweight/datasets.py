@@ -100,6 +100,8 @@ from numpy.typing import ArrayLike
 from scipy import linalg
 from sklearn.utils import Bunch, check_random_state
 
+from ._validation import as_finite_array, check_samples
+
 __all__ = [
     "gaussian_density_ratio",
     "make_correlated_gaussians",
@@ -146,35 +148,10 @@ def _check_real(value: float, name: str, *, positive: bool = False) -> float:
     return value
 
 
-def _as_float_array(values, name: str) -> np.ndarray:
-    """Convert array-likes (including pandas objects) to a finite float array."""
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}.")
-    array = array.astype(float)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    return array
-
-
-def _check_features(X, name: str = "X", n_features: int | None = None) -> np.ndarray:
-    """Return ``X`` as a finite 2-D float array; a 1-D input is one feature."""
-    X = _as_float_array(X, name)
-    if X.ndim == 1:
-        X = X[:, np.newaxis]
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 1-D or 2-D, got an array with {X.ndim} dimensions.")
-    if X.shape[0] == 0:
-        raise ValueError(f"{name} is empty: it has no rows.")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"{name} has {X.shape[1]} features, expected {n_features}.")
-    return X
-
-
 def _check_gaussian(mean, cov, label: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate a mean vector and covariance matrix (scalars mean one dimension)."""
-    mean = np.atleast_1d(_as_float_array(mean, f"{label}_mean"))
-    cov = np.atleast_2d(_as_float_array(cov, f"{label}_cov"))
+    mean = np.atleast_1d(as_finite_array(mean, f"{label}_mean"))
+    cov = np.atleast_2d(as_finite_array(cov, f"{label}_cov"))
     if mean.ndim != 1:
         raise ValueError(f"{label}_mean must be a scalar or 1-D, got shape {mean.shape}.")
     d = mean.shape[0]
@@ -257,7 +234,7 @@ def gaussian_density_ratio(
             f"source_mean has {source_mean.shape[0]} features but target_mean has "
             f"{target_mean.shape[0]}."
         )
-    X = _check_features(X, "X", n_features=source_mean.shape[0])
+    X = check_samples(X, "X", n_features=source_mean.shape[0])
     log_p = _gaussian_logpdf_unnormalized(X, source_mean, _cholesky(source_cov, "source_cov"))
     log_q = _gaussian_logpdf_unnormalized(X, target_mean, _cholesky(target_cov, "target_cov"))
     return np.exp(log_q - log_p)
@@ -490,7 +467,7 @@ def _check_parameters(parameters: Sequence[str]) -> tuple[str, ...]:
 
 def _check_range(bounds, name: str, *, positive: bool = False) -> tuple[float, float]:
     """Validate a ``(low, high)`` pair of finite numbers with ``low < high``."""
-    bounds = _as_float_array(bounds, name)
+    bounds = as_finite_array(bounds, name)
     if bounds.shape != (2,):
         raise ValueError(f"{name} must be a pair (low, high), got shape {bounds.shape}.")
     low, high = float(bounds[0]), float(bounds[1])
@@ -503,7 +480,7 @@ def _check_range(bounds, name: str, *, positive: bool = False) -> tuple[float, f
 
 def _check_theta(theta, n_rows: int, n_parameters: int, name: str = "theta") -> np.ndarray:
     """Broadcast ``theta`` to shape (n_rows, n_parameters) and validate it."""
-    theta = _as_float_array(theta, name)
+    theta = as_finite_array(theta, name)
     if theta.ndim == 0 and n_parameters == 1:
         theta = theta.reshape(1)
     if theta.ndim == 1:
@@ -523,7 +500,7 @@ def _check_theta(theta, n_rows: int, n_parameters: int, name: str = "theta") -> 
 
 def _srgn_weight(X, theta, *, parameter_names, nominal_mu, nominal_sigma) -> np.ndarray:
     """Exact p(x | theta) / p(x | theta_0) of the SRGN Gaussian, eqs. (10)-(11)."""
-    x = _check_features(X, "X", n_features=1)[:, 0]
+    x = check_samples(X, "X", n_features=1)[:, 0]
     theta = _check_theta(theta, x.shape[0], len(parameter_names))
     mu = theta[:, 0]
     sigma = theta[:, 1] if "sigma" in parameter_names else np.full_like(mu, nominal_sigma)

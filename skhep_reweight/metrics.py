@@ -80,6 +80,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
+from ._validation import (
+    as_finite_array,
+    check_event_weights,
+    check_samples,
+    class_balanced_weights,
+)
+
 __all__ = [
     "classifier_two_sample_auc",
     "effective_sample_size",
@@ -114,38 +121,11 @@ _MAX_SEED = np.iinfo(np.int32).max
 # --------------------------------------------------------------------------
 # input validation
 # --------------------------------------------------------------------------
-def _as_finite_float(values, name: str) -> np.ndarray:
-    """Convert an array-like (numpy or pandas) to a finite float array."""
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}.")
-    array = array.astype(float)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    return array
-
-
-def _check_sample(X, name: str) -> np.ndarray:
-    """Return ``X`` as a non-empty finite 2-D float array (1-D = one feature)."""
-    X = _as_finite_float(X, name)
-    if X.ndim == 1:
-        X = X[:, np.newaxis]
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 1-D or 2-D, got an array with {X.ndim} dimensions.")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} is empty: got shape {X.shape}.")
-    return X
-
-
 def _check_weight(sample_weight, n_rows: int, name: str) -> np.ndarray:
     """Return 1-D finite weights of length ``n_rows`` (ones if None), positive sum."""
-    if sample_weight is None:
-        return np.ones(n_rows)
-    weight = _as_finite_float(sample_weight, name)
-    if weight.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {weight.shape}.")
-    if weight.shape[0] != n_rows:
-        raise ValueError(f"{name} has {weight.shape[0]} entries but the sample has {n_rows} rows.")
+    if sample_weight is not None and np.ndim(sample_weight) != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {np.shape(sample_weight)}.")
+    weight = check_event_weights(sample_weight, n_rows, name)
     if not weight.sum() > 0:
         raise ValueError(f"{name} must sum to a positive number, got {weight.sum()}.")
     return weight
@@ -153,8 +133,8 @@ def _check_weight(sample_weight, n_rows: int, name: str) -> np.ndarray:
 
 def _check_pair(source, target, source_weight, target_weight):
     """Validate two samples with the same number of features and their weights."""
-    source = _check_sample(source, "source")
-    target = _check_sample(target, "target")
+    source = check_samples(source, "source")
+    target = check_samples(target, "target")
     if source.shape[1] != target.shape[1]:
         raise ValueError(f"source has {source.shape[1]} features but target has {target.shape[1]}.")
     source_weight = _check_weight(source_weight, source.shape[0], "source_weight")
@@ -200,7 +180,7 @@ def effective_sample_size(sample_weight: ArrayLike) -> float:
     >>> print(round(effective_sample_size([1.0, 1.0, 1.0, 3.0]), 2))  # 36 / 12
     3.0
     """
-    weight = _as_finite_float(sample_weight, "sample_weight")
+    weight = as_finite_array(sample_weight, "sample_weight")
     if weight.ndim != 1:
         raise ValueError(f"sample_weight must be 1-D, got shape {weight.shape}.")
     if weight.shape[0] == 0:
@@ -286,21 +266,6 @@ def weighted_ks_distance(
         cdf_target = _weighted_ecdf(target[:, j], target_weight, pooled)
         distance[j] = np.max(np.abs(cdf_source - cdf_target))
     return distance
-
-
-def _balanced_weight(y: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Rescale weights so that both classes have the same total, the mean |w| kept ~1."""
-    balanced = np.empty_like(weight)
-    for label in (0, 1):
-        mask = y == label
-        total = weight[mask].sum()
-        if not total > 0:
-            raise ValueError(
-                f"the weights of class {label} in the training half sum to {total}; "
-                "use more events or a different test_size."
-            )
-        balanced[mask] = weight[mask] * (0.5 * y.shape[0] / total)
-    return balanced
 
 
 def classifier_two_sample_auc(
@@ -402,7 +367,7 @@ def classifier_two_sample_auc(
 
 def _fit_and_score(model, X_train, y_train, w_train, X_test) -> np.ndarray:
     """Fit ``model`` with class-balanced weights; target-class probability on ``X_test``."""
-    model.fit(X_train, y_train, sample_weight=_balanced_weight(y_train, w_train))
+    model.fit(X_train, y_train, sample_weight=class_balanced_weights(y_train, w_train))
     return model.predict_proba(X_test)[:, 1]
 
 
@@ -446,7 +411,7 @@ def weighted_mean_std(
     >>> print(mean, std.round(3))  # mean 1.5, variance (1 * 2.25 + 3 * 0.25) / 4
     [1.5] [0.866]
     """
-    X = _check_sample(X, "X")
+    X = check_samples(X, "X")
     weight = _check_weight(sample_weight, X.shape[0], "sample_weight")
     total = weight.sum()
     mean = weight @ X / total

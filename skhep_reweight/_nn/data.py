@@ -132,7 +132,7 @@ class BatchIterator:
 
 
 class StratifiedSplit:
-    """skorch ``train_split``: hold out a stratified, seeded fraction of the events for validation.
+    """skorch ``train_split``: hold out a seeded fraction of the events for validation.
 
     Parameters
     ----------
@@ -140,20 +140,24 @@ class StratifiedSplit:
         Share of the events held out.
     seed : int
         Seed of the split.
+    stratify : bool, default=True
+        Keep the share of each class (the values of a 1-D ``y``) in both parts; classifiers want
+        this, regressors pass False. On samples too small to stratify (a class with a single
+        event) the split is made without strata.
     """
 
-    def __init__(self, fraction: float, seed: int) -> None:
+    def __init__(self, fraction: float, seed: int, stratify: bool = True) -> None:
         self.fraction = fraction
         self.seed = seed
+        self.stratify = stratify
 
     def __call__(self, dataset: EventDataset, y=None, **fit_params):
         from sklearn.model_selection import train_test_split
 
         index = np.arange(len(dataset))
-        labels = None if dataset.y is None else dataset.y.cpu().numpy()
-        stratify = labels if labels is not None and labels.ndim == 1 else None
-        if stratify is not None and np.unique(stratify).size > 16:
-            stratify = None  # a regression target: no strata
+        stratify = None
+        if self.stratify and dataset.y is not None and dataset.y.ndim == 1:
+            stratify = dataset.y.cpu().numpy()
         try:
             train, valid = train_test_split(
                 index, test_size=self.fraction, random_state=self.seed, stratify=stratify

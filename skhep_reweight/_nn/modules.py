@@ -36,22 +36,30 @@ def make_activation(name: str) -> nn.Module:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}") from None
 
 
-def standardization_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def standardization_stats(
+    X: np.ndarray, sample_weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature location and scale used to standardize network inputs.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
         Training inputs.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Event weights; their absolute values weight the statistics, so that an event of weight
+        two counts as the event twice (negative weights still count as events).
 
     Returns
     -------
     loc, scale : ndarray of shape (n_features,), float32
-        The mean and standard deviation of each column; a constant column gets scale 1.
+        The weighted mean and standard deviation of each column; a constant column gets scale 1.
     """
     X = np.asarray(X, dtype=np.float64)
-    loc = X.mean(axis=0)
-    scale = X.std(axis=0)
+    w = None if sample_weight is None else np.abs(np.asarray(sample_weight, dtype=np.float64))
+    if w is not None and not w.sum() > 0:
+        w = None
+    loc = np.average(X, axis=0, weights=w)
+    scale = np.sqrt(np.average((X - loc) ** 2, axis=0, weights=w))
     constant = scale <= _MIN_RELATIVE_SCALE * np.maximum(np.abs(loc), 1.0)
     scale[constant] = 1.0
     return loc.astype(np.float32), scale.astype(np.float32)

@@ -23,7 +23,7 @@ from skorch.utils import to_tensor
 
 from .callbacks import EpochProgressBar, StopOnNonFiniteLoss
 from .data import BatchIterator, EventDataset, StratifiedSplit
-from .seeding import resolve_device, seeded
+from .seeding import derive_seeds, resolve_device, seeded
 
 __all__ = ["PREDICT_BATCH_SIZE", "WeightedNet", "predict_network", "train_network"]
 
@@ -79,9 +79,14 @@ class WeightedNet(NeuralNet):
         return per_event.mean()
 
     def get_dataset(self, X, y=None):
-        if isinstance(X, EventDataset):
-            return X
-        return EventDataset(X, y)
+        # Only an EventDataset carries the weights with the events; building one here from a bare
+        # array would train with every weight silently set to one.
+        if not isinstance(X, EventDataset):
+            raise TypeError(
+                f"{type(self).__name__} trains on an EventDataset (features, targets "
+                f"and weights together), got {type(X).__name__}"
+            )
+        return X
 
 
 def train_network(
@@ -102,9 +107,13 @@ def train_network(
     device: str,
     seed: int,
     verbose: int,
+    criterion_kwargs: dict | None = None,
+    optimizer: type[torch.optim.Optimizer] = torch.optim.AdamW,
+    stratify: bool = True,
     net_class: type[WeightedNet] = WeightedNet,
     callbacks: list | None = None,
     desc: str = "training",
+    **net_kwargs,
 ) -> WeightedNet:
     """Build and fit a :class:`WeightedNet`.
 
@@ -113,7 +122,8 @@ def train_network(
     module, module_kwargs
         The network class and its constructor arguments; it is built inside the seeded context.
     criterion
-        A per-event loss class (``reduction="none"`` semantics).
+        A per-event loss class (``reduction="none"`` semantics); a method whose loss does not
+        split into events overrides :meth:`WeightedNet.get_loss` in a subclass instead.
     X : ndarray of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,) or (n_samples, n_targets)
     sample_weight : ndarray of shape (n_samples,) or None
@@ -131,12 +141,20 @@ def train_network(
         state is restored afterwards.
     verbose : int
         0 silent, 1 a progress bar over epochs, 2 also skorch's per-epoch table.
+    criterion_kwargs : dict, optional
+        Constructor arguments of the criterion (a loss's own constants).
+    optimizer : torch optimizer class, default=AdamW
+        Receives ``lr=learning_rate`` and ``weight_decay``.
+    stratify : bool, default=True
+        Stratify the validation split by ``y`` (classification); regressors pass False.
     net_class : subclass of WeightedNet
         For methods that override the loss or the training step.
     callbacks : list of (name, callback), optional
         Extra callbacks of the method.
     desc : str
         Label of the progress bar.
+    **net_kwargs
+        Further skorch arguments of ``net_class`` (a second optimizer, its parameters, ...).
 
     Returns
     -------
@@ -144,12 +162,10 @@ def train_network(
         The fitted net, on ``device``, in evaluation mode.
     """
     device = resolve_device(device)
-    split_seed, loader_seed, torch_seed = np.random.RandomState(seed).randint(
-        np.iinfo(np.int32).max, size=3
-    )
+    split_seed, loader_seed, torch_seed = derive_seeds(seed, 3)
     n_valid = int(round(validation_fraction * len(X))) if early_stopping else 0
-    # Early stopping needs at least one validation and one training event of each kind;
-    # on tinier samples it is switched off rather than failing.
+    # Early stopping needs at least two validation and two training events; on tinier samples
+    # (scikit-learn's checks fit on a handful) it is off and all max_epochs are run.
     use_validation = early_stopping and n_valid >= 2 and len(X) - n_valid >= 2
 
     all_callbacks = [("stop_on_non_finite", StopOnNonFiniteLoss())]
@@ -185,17 +201,19 @@ def train_network(
     net = net_class(
         module,
         criterion=criterion,
-        optimizer=torch.optim.AdamW,
+        optimizer=optimizer,
         lr=learning_rate,
         optimizer__weight_decay=weight_decay,
         max_epochs=max_epochs,
         batch_size=batch_size,
         train_split=(
-            StratifiedSplit(validation_fraction, int(split_seed)) if use_validation else None
+            StratifiedSplit(validation_fraction, split_seed, stratify=stratify)
+            if use_validation
+            else None
         ),
         iterator_train=BatchIterator,
         iterator_train__shuffle=True,
-        iterator_train__seed=int(loader_seed),
+        iterator_train__seed=loader_seed,
         iterator_train__device=device,
         iterator_valid=BatchIterator,
         iterator_valid__batch_size=max(PREDICT_BATCH_SIZE, batch_size),
@@ -205,9 +223,11 @@ def train_network(
         device=device,
         verbose=int(verbose >= 2),
         **{f"module__{k}": v for k, v in module_kwargs.items()},
+        **{f"criterion__{k}": v for k, v in (criterion_kwargs or {}).items()},
+        **net_kwargs,
     )
     dataset = EventDataset(X, y, sample_weight)
-    with seeded(int(torch_seed), device):
+    with seeded(torch_seed, device):
         net.fit(dataset, None)
     net.module_.eval()
     return net
@@ -221,12 +241,21 @@ def predict_network(net: WeightedNet, X: np.ndarray) -> np.ndarray:
     last block differently (by one float32 unit in the last place), so without the padding an
     event's weight would depend on its position in the array; with it, predicting in any order or
     in any batches gives identical numbers.
+
+    Gradients are off (``torch.no_grad``, not inference mode), so a module whose output is itself
+    a gradient (an input-convex network's transport map) can switch them on in its forward.
     """
     module = net.module_
     module.eval()
-    X = np.asarray(X, dtype=np.float32)
+    X = np.asarray(X, dtype=np.float64)
+    if X.size and np.abs(X).max() > np.finfo(np.float32).max:
+        raise ValueError(
+            "X holds values beyond the float32 range the network runs in "
+            f"(|value| up to {np.abs(X).max():.3g}); rescale it"
+        )
+    X = X.astype(np.float32)
     chunks = []
-    with torch.inference_mode():
+    with torch.no_grad():
         for start in range(0, X.shape[0], PREDICT_BATCH_SIZE):
             block = torch.from_numpy(np.ascontiguousarray(X[start : start + PREDICT_BATCH_SIZE]))
             n = block.shape[0]

@@ -8,7 +8,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    has_fit_parameter,
+    validate_data,
+)
 
 from .._nn import (
     MLP,
@@ -223,22 +229,30 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         self.classes_, y01 = check_binary_labels(y)
         weight = check_event_weights(sample_weight, X.shape[0])
-        balanced = class_balanced_weights(y01, weight)
+        class_balanced_weights(y01, weight)  # both classes need a positive total
         theta_seed, train_seed = derive_seeds(self.random_state, 2)
+        for stale in ("net_", "classifier_", "theta_range_"):
+            self.__dict__.pop(stale, None)
 
         self.n_parameters_ = 0
         features = X
         if theta is not None:
-            t = fill_source_theta(theta_for_fit(theta, y01), y01, np.random.RandomState(theta_seed))
+            t, factor = fill_source_theta(
+                theta_for_fit(theta, y01), y01, weight, np.random.RandomState(theta_seed)
+            )
+            weight = weight * factor
             self.n_parameters_ = t.shape[1]
             target_theta = t[y01 == 1]
             self.theta_range_ = np.vstack([target_theta.min(axis=0), target_theta.max(axis=0)])
             features = np.hstack([X, t])
+        balanced = class_balanced_weights(y01, weight)
 
         if self.classifier is None:
             self._fit_network(features, y01, balanced, train_seed)
         else:
-            self._fit_classifier(features, y01, weight, balanced, sample_weight is not None)
+            self._fit_classifier(
+                features, y01, weight, balanced, train_seed, weighted=sample_weight is not None
+            )
         _, self.n_clipped_ = self._log_ratio(features)
         return self
 
@@ -267,11 +281,16 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         if target_theta is not None:
             t = np.asarray(target_theta, dtype=np.float64)
             t = t[:, None] if t.ndim == 1 else t
+            if t.ndim != 2 or t.shape[0] != len(target):
+                raise ValueError(
+                    f"target_theta must have shape ({len(target)}, n_parameters), one row per "
+                    f"target event, got {np.shape(target_theta)}"
+                )
             theta = np.vstack([np.full((len(source), t.shape[1]), np.nan), t])
         return self.fit(X, y, sample_weight=weight, theta=theta)
 
     def _fit_network(self, features, y01, balanced, seed) -> None:
-        loc, scale = standardization_stats(features)
+        loc, scale = standardization_stats(features, balanced)
         self.net_ = train_network(
             MLP,
             {
@@ -292,12 +311,20 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         )
         self.prior_ratio_ = 1.0
 
-    def _fit_classifier(self, features, y01, weight, balanced, weighted) -> None:
+    def _fit_classifier(self, features, y01, weight, balanced, seed, *, weighted) -> None:
         clf = clone(self.classifier)
-        if isinstance(clf, Pipeline):
+        # random_state seeds everything: the classifier's own unset seeds are drawn from it (an
+        # explicit seed of the user's classifier is kept).
+        unset = {
+            k: seed
+            for k, v in clf.get_params(deep=True).items()
+            if (k == "random_state" or k.endswith("__random_state")) and v is None
+        }
+        clf.set_params(**unset)
+        if isinstance(clf, Pipeline) and _accepts_sample_weight(clf.steps[-1][1]):
             clf.fit(features, y01, **{f"{clf.steps[-1][0]}__sample_weight": balanced})
             self.prior_ratio_ = 1.0
-        elif has_fit_parameter(clf, "sample_weight"):
+        elif not isinstance(clf, Pipeline) and _accepts_sample_weight(clf):
             clf.fit(features, y01, sample_weight=balanced)
             self.prior_ratio_ = 1.0
         else:
@@ -330,7 +357,7 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
 
     def _log_ratio(self, features) -> tuple[np.ndarray, int]:
         """Clipped log-ratio log(q/p) on validated features, and how many were clipped."""
-        if self.classifier is None:
+        if hasattr(self, "net_"):
             raw = predict_network(self.net_, features)[:, 0] + np.log(self.prior_ratio_)
             return clip_log_ratio(raw, self.proba_clip)
         proba = self.classifier_.predict_proba(features)[:, 1]
@@ -376,17 +403,33 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
 
         A proper scoring rule for the density ratio: it is maximized by the true q/p, so model
         selection with the default score picks the best ratio, not the best accuracy.
+
+        In the parametrized form, NaN theta on source rows is filled from the target rows as in
+        ``fit``. Cross-validating a parametrized reweighter needs theta routed to ``score`` as well
+        as ``fit``: enable scikit-learn's metadata routing and call
+        ``set_fit_request(theta=True)`` and ``set_score_request(theta=True)``.
         """
-        features = self._features(X, theta)
-        y = np.asarray(y)
+        check_is_fitted(self)
+        y = column_or_1d(y)
+        check_consistent_length(X, y)
         unknown = ~np.isin(y, self.classes_)
         if unknown.any():
             raise ValueError(
                 f"y holds labels {np.unique(y[unknown])} not seen in fit ({self.classes_})"
             )
         y01 = (y == self.classes_[1]).astype(np.int64)
-        weight = check_event_weights(sample_weight, features.shape[0])
-        log_ratio, _ = self._log_ratio(features)
+        if np.unique(y01).size < 2:
+            raise ValueError("score needs events of both the source and the target class in y")
+        weight = check_event_weights(sample_weight, y01.shape[0])
+        if self.n_parameters_ and theta is not None:
+            theta, factor = fill_source_theta(
+                theta_for_fit(theta, y01),
+                y01,
+                weight,
+                np.random.RandomState(derive_seeds(self.random_state, 1)[0]),
+            )
+            weight = weight * factor
+        log_ratio, _ = self._log_ratio(self._features(X, theta))
         return -balanced_cross_entropy(y01, log_ratio, weight)
 
     def __sklearn_tags__(self):
@@ -394,6 +437,16 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _accepts_sample_weight(estimator) -> bool:
+    """Whether ``estimator.fit`` takes ``sample_weight`` (explicitly or through ``**kwargs``)."""
+    if has_fit_parameter(estimator, "sample_weight"):
+        return True
+    import inspect
+
+    params = inspect.signature(estimator.fit).parameters.values()
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 def _stack_samples(source, target, source_weight, target_weight):
@@ -409,9 +462,13 @@ def _stack_samples(source, target, source_weight, target_weight):
         X = pd.concat([source, target], ignore_index=True)
     else:
         s, t = np.asarray(source), np.asarray(target)
-        s = s[:, None] if s.ndim == 1 else s
-        t = t[:, None] if t.ndim == 1 else t
-        if s.ndim != 2 or t.ndim != 2 or s.shape[1] != t.shape[1]:
+        for name, a in (("source", s), ("target", t)):
+            if a.ndim != 2:
+                raise ValueError(
+                    f"{name} must be 2-D of shape (n_samples, n_features), got shape {a.shape}; "
+                    "reshape a single feature with x.reshape(-1, 1)"
+                )
+        if s.shape[1] != t.shape[1]:
             raise ValueError(
                 f"source and target must be 2-D with the same number of columns, "
                 f"got shapes {s.shape} and {t.shape}"

@@ -55,25 +55,46 @@ def theta_for_fit(theta, y01: np.ndarray) -> np.ndarray:
     return t
 
 
-def fill_source_theta(theta: np.ndarray, y01: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+def fill_source_theta(
+    theta: np.ndarray, y01: np.ndarray, sample_weight: np.ndarray, rng: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray]:
     """Give NaN rows of the source sample parameter points drawn from the target rows.
 
-    The nominal sample has no parameter of its own; drawing its theta from the target's theta
-    distribution makes theta carry no information about the class by itself, so the classifier
-    learns :math:`p(x|\\theta) / p(x|\\theta_0)` at every theta (SRGN paper, section II).
+    The nominal sample has no parameter of its own. Its rows receive points drawn from the
+    target's *weighted* theta distribution, so that theta alone carries no information about the
+    class and the classifier learns :math:`p(x|\\theta) / p(x|\\theta_0)` at every theta (SRGN
+    paper, section II). Target row :math:`j` is drawn with probability
+    :math:`|w_j| / \\sum_k |w_k|`, and the source row's weight is multiplied by
+    :math:`\\operatorname{sign}(w_j) \\sum_k |w_k| / \\sum_k w_k`, which reproduces the signed
+    weighted theta distribution in expectation, negative target weights included (the factor is
+    one for every row when the target weights are positive).
+
+    Returns
+    -------
+    filled : ndarray of shape (n_samples, n_parameters)
+    weight_factor : ndarray of shape (n_samples,)
+        Multiplies the source rows' event weights; one on every row that was not filled.
     """
     out = theta.copy()
+    factor = np.ones(theta.shape[0])
     missing = np.isnan(out).all(axis=1)
     if missing.any():
         pool = out[y01 == 1]
-        out[missing] = pool[rng.randint(pool.shape[0], size=int(missing.sum()))]
-    return out
+        w = sample_weight[y01 == 1]
+        magnitude = np.abs(w)
+        draw = rng.choice(pool.shape[0], size=int(missing.sum()), p=magnitude / magnitude.sum())
+        out[missing] = pool[draw]
+        factor[missing] = np.sign(w[draw]) * magnitude.sum() / w.sum()
+    return out, factor
 
 
 def broadcast_theta(theta, n_samples: int, n_parameters: int) -> np.ndarray:
     """One parameter point (shape (n_parameters,) or scalar) for every row, or one per row."""
-    t = np.asarray(theta, dtype=np.float64)
-    if t.ndim <= 1 and t.size == n_parameters:
+    try:
+        t = np.asarray(theta, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"theta must be numeric: {exc}") from None
+    if t.size == n_parameters and (t.ndim <= 1 or t.shape == (1, n_parameters)):
         t = np.broadcast_to(t.reshape(1, n_parameters), (n_samples, n_parameters))
     elif t.ndim == 1 and n_parameters == 1 and t.shape[0] == n_samples:
         t = t[:, None]

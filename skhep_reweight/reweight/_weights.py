@@ -71,6 +71,11 @@ def clip_log_ratio(log_ratio, proba_clip: float = DEFAULT_PROBA_CLIP) -> tuple[n
     """
     bound = _max_log_ratio(proba_clip)
     log_ratio = np.asarray(log_ratio, dtype=np.float64)
+    if np.isnan(log_ratio).any():
+        raise ValueError(
+            "the classifier returned NaN for some events: it diverged in training or was given "
+            "inputs it cannot handle"
+        )
     outside = np.abs(log_ratio) > bound
     return np.clip(log_ratio, -bound, bound), int(np.count_nonzero(outside))
 
