@@ -46,23 +46,45 @@ truth_gen, truth_sim = at_mu.X[at_mu.y == 1], at_mu.X_sim[at_mu.y == 1]
 for label, w in (("learned", w_learned), ("exact", w_exact)):
     mean_gen, std_gen = weighted_mean_std(x_gen, w)
     mean_sim, std_sim = weighted_mean_std(x_sim, w)
-    print(f"{label:8s} weights: generator mean {mean_gen[0]:.3f} width {std_gen[0]:.3f}; "
-          f"simulation mean {mean_sim[0]:.3f} width {std_sim[0]:.3f}")
-print(f"truth at mu = {mu}: generator mean {truth_gen.mean():.3f}, simulation mean "
-      f"{truth_sim.mean():.3f}")
+    print(
+        f"{label:8s} weights: generator mean {mean_gen[0]:.3f} width {std_gen[0]:.3f}; "
+        f"simulation mean {mean_sim[0]:.3f} width {std_sim[0]:.3f}"
+    )
+print(
+    f"truth at mu = {mu}: generator mean {truth_gen.mean():.3f}, simulation mean "
+    f"{truth_sim.mean():.3f}"
+)
 
 # %%
 # Fig. 3: generator level (top) and simulation level (bottom).
 bins = np.linspace(-4, 6, 51)
 fig, axes = plt.subplots(2, 1, figsize=(6, 7), sharex=True)
-for ax, x, truth, level in ((axes[0], x_gen, truth_gen, "generator"),
-                            (axes[1], x_sim, truth_sim, "simulation")):
+for ax, x, truth, level in (
+    (axes[0], x_gen, truth_gen, "generator"),
+    (axes[1], x_sim, truth_sim, "simulation"),
+):
     ax.hist(x[:, 0], bins, density=True, histtype="step", color="grey", label="mu = 0")
     ax.hist(truth[:, 0], bins, density=True, histtype="step", color="k", label=f"mu = {mu}")
-    ax.hist(x[:, 0], bins, weights=w_exact, density=True, histtype="step", ls=":", color="b",
-            label="mu = 0, exact weights (eq. 10)")
-    ax.hist(x[:, 0], bins, weights=w_learned, density=True, histtype="step", ls="--", color="r",
-            label="mu = 0, DCTR weights")
+    ax.hist(
+        x[:, 0],
+        bins,
+        weights=w_exact,
+        density=True,
+        histtype="step",
+        ls=":",
+        color="b",
+        label="mu = 0, exact weights (eq. 10)",
+    )
+    ax.hist(
+        x[:, 0],
+        bins,
+        weights=w_learned,
+        density=True,
+        histtype="step",
+        ls="--",
+        color="r",
+        label="mu = 0, DCTR weights",
+    )
     ax.set_ylabel(f"density ({level} level)")
     ax.legend(fontsize=7, loc="upper right")
 axes[1].set_xlabel("x")
