@@ -61,8 +61,8 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
     event carries the parameters :math:`\theta` it was generated with, the network sees
     :math:`(x, \theta)`, and :math:`w(x, \theta) = p(x|\theta)/p(x|\theta_0)` for any
     :math:`\theta` inside the range seen in training. Source events without parameters (NaN)
-    receive points drawn from the target's, so that :math:`\theta` alone carries no information
-    about the class.
+    receive points drawn from the target's weighted theta distribution, so that :math:`\theta`
+    alone carries no information about the class.
 
     Parameters
     ----------
@@ -219,7 +219,7 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
             number. The classes are rescaled to equal totals internally.
         theta : array-like of shape (n_samples, n_parameters), default=None
             Parametrized form: the generator parameters of every target row; source rows may be
-            NaN (filled by drawing from the target rows' theta).
+            NaN (filled by drawing from the target rows' weighted theta distribution).
 
         Returns
         -------
