@@ -158,16 +158,25 @@ def machine_line(info: dict) -> str:
     )
 
 
-def write_results(output_dir: Path, name: str, payload: dict, markdown: str) -> tuple[Path, Path]:
-    """Write ``name.json`` and ``name.md`` under ``output_dir`` and return both paths."""
+def write_results(
+    output_dir: Path, name: str, payload: dict, markdown: str, *, args, info: dict, total_s: float
+) -> tuple[Path, Path]:
+    """Print ``markdown``, write ``name.json`` and ``name.md`` under ``output_dir``, say where.
+
+    Every payload also records the seed, the machine, the run time, the load average at the end
+    and the command line.
+    """
+    print()
+    print(markdown)
     output_dir.mkdir(parents=True, exist_ok=True)
-    payload = dict(payload)
+    payload = {**payload, "random_state": args.random_state, "machine": info, "total_s": total_s}
     payload["load_average_at_end"] = _load_average()
     payload["command"] = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     json_path = output_dir / f"{name}.json"
     md_path = output_dir / f"{name}.md"
     json_path.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
     md_path.write_text(markdown + "\n")
+    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return json_path, md_path
 
 

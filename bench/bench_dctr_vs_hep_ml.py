@@ -20,7 +20,6 @@ Run ``python bench/bench_dctr_vs_hep_ml.py --help`` for the options.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 
@@ -344,24 +343,21 @@ def main(argv=None) -> int:
         f"# DCTRReweighter vs hep_ml GBReweighter (n = {args.n} per class)\n\n{table}\n\n"
         f"{notes(info)}\n\nTotal run time: {total_s:.0f} s.\n"
     )
-    print()
-    print(markdown)
-    json_path, md_path = write_results(
+    write_results(
         args.output_dir,
         f"dctr_vs_hep_ml_n{args.n}",
         {
             "benchmark": "dctr_vs_hep_ml",
             "n_per_class": args.n,
-            "random_state": args.random_state,
-            "machine": info,
             "hep_ml_demo_settings": HEP_ML_DEMO_SETTINGS,
             "hgb_settings": HGB_SETTINGS,
             "rows": rows,
-            "total_s": total_s,
         },
         markdown,
+        args=args,
+        info=info,
+        total_s=total_s,
     )
-    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 0
 
 

@@ -19,7 +19,6 @@ Run ``python bench/bench_predict_throughput.py --help`` for the options.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
@@ -173,9 +172,7 @@ def main(argv=None) -> int:
             f"Total run time: {total_s:.0f} s.",
         ]
     )
-    print()
-    print(markdown)
-    json_path, md_path = write_results(
+    write_results(
         args.output_dir,
         f"predict_throughput_n{args.n}_f{args.n_features}",
         {
@@ -183,16 +180,15 @@ def main(argv=None) -> int:
             "n_events": args.n,
             "n_features": args.n_features,
             "repeats": args.repeats,
-            "random_state": args.random_state,
             "goal_events_per_s": GOAL_EVENTS_PER_S,
             "goal_met": met,
-            "machine": info,
             "results": results,
-            "total_s": total_s,
         },
         markdown,
+        args=args,
+        info=info,
+        total_s=total_s,
     )
-    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 0
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
-import sys
 import time
 
 import numpy as np
@@ -537,9 +536,7 @@ def main(argv=None) -> int:
             f"Total run time: {total_s:.0f} s.",
         ]
     )
-    print()
-    print(markdown)
-    json_path, md_path = write_results(
+    write_results(
         args.output_dir,
         f"training_overhead_n{args.n}_e{args.epochs}",
         {
@@ -547,16 +544,15 @@ def main(argv=None) -> int:
             "n_per_class": args.n,
             "epochs": args.epochs,
             "repeats": args.repeats,
-            "random_state": args.random_state,
             "goal_ratio": GOAL_RATIO,
-            "machine": info,
             "results": results,
             "profiles": profiles,
-            "total_s": total_s,
         },
         markdown,
+        args=args,
+        info=info,
+        total_s=total_s,
     )
-    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
     return 0
 
 

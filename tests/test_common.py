@@ -74,3 +74,25 @@ def test_shared_invariants(estimator, make_data, method):
     assert not any(k.endswith("_") and not k.startswith("_") for k in vars(fresh))
     # pickle round trip predicts the same
     np.testing.assert_array_equal(getattr(pickle.loads(pickle.dumps(fitted)), method)(X), out)
+
+
+def _check_name(check) -> str:
+    return getattr(check, "func", check).__name__
+
+
+def test_expected_failures_name_checks_that_run():
+    # An expected failure must name a check scikit-learn actually runs on that estimator, and be
+    # the only check marked xfail; a renamed or removed check would otherwise hide silently.
+    mark = parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+    # unmarked checks come as (estimator, check) tuples, marked ones as pytest ParameterSets
+    params = [(p.values, p.marks) if hasattr(p, "marks") else (p, ()) for p in mark.args[1]]
+    for estimator in ESTIMATORS:
+        mine = [(values[1], marks) for values, marks in params if values[0] is estimator]
+        names = {_check_name(check) for check, _ in mine}
+        assert len(names) > 40
+        expected = set(_expected_failed_checks(estimator))
+        assert expected <= names
+        marked = {
+            _check_name(check) for check, marks in mine if any(m.name == "xfail" for m in marks)
+        }
+        assert marked == expected

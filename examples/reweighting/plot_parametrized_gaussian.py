@@ -65,26 +65,20 @@ for ax, x, truth, level in (
 ):
     ax.hist(x[:, 0], bins, density=True, histtype="step", color="grey", label="mu = 0")
     ax.hist(truth[:, 0], bins, density=True, histtype="step", color="k", label=f"mu = {mu}")
-    ax.hist(
-        x[:, 0],
-        bins,
-        weights=w_exact,
-        density=True,
-        histtype="step",
-        ls=":",
-        color="b",
-        label="mu = 0, exact weights (eq. 10)",
-    )
-    ax.hist(
-        x[:, 0],
-        bins,
-        weights=w_learned,
-        density=True,
-        histtype="step",
-        ls="--",
-        color="r",
-        label="mu = 0, DCTR weights",
-    )
+    for weights, style, color, label in (
+        (w_exact, ":", "b", "mu = 0, exact weights (eq. 10)"),
+        (w_learned, "--", "r", "mu = 0, DCTR weights"),
+    ):
+        ax.hist(
+            x[:, 0],
+            bins,
+            weights=weights,
+            density=True,
+            histtype="step",
+            ls=style,
+            color=color,
+            label=label,
+        )
     ax.set_ylabel(f"density ({level} level)")
     ax.legend(fontsize=7, loc="upper right")
 axes[1].set_xlabel("x")
