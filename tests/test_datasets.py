@@ -9,6 +9,8 @@ from skhep_reweight.datasets import (
     RELATIVE_EIGENVALUE_RANGE,
     SOURCE_EIGENVALUE_RANGE,
     gaussian_density_ratio,
+    make_conditional_gaussians,
+    make_conditional_response,
     make_correlated_gaussians,
     make_gaussian_reweighting,
     make_parametrized_gaussian,
@@ -364,3 +366,57 @@ def test_weight_function_errors():
         data.weight_function(x, [0.0, -1.0])
     with pytest.raises(ValueError, match="X has 2 features, expected 1"):
         data.weight_function(np.zeros((3, 2)), [0.0, 1.0])
+
+
+# ---------------------------------------------------------------------------- conditional makers
+def test_conditional_gaussians_exact_weights_reproduce_the_target_response():
+    data = make_conditional_gaussians(200_000, random_state=0)
+    source, target = data.X[data.y == 0], data.X[data.y == 1]
+    w = data.exact_weights[data.y == 0]
+    residual = source[:, 0] - source[:, 1]
+    se = np.sqrt(np.mean(w**2) / len(w))
+    assert abs(np.mean(w) - 1.0) < N_SIGMA * se
+    assert abs(np.mean(w * residual) - 0.2) < N_SIGMA * 1.3 * se
+    assert abs(np.sqrt(np.mean(w * residual**2) - 0.04) - 1.2) < 0.01
+    # the truth spectrum is not moved by the conditional weight, the target's is different
+    assert abs(np.average(source[:, 1], weights=w)) < 0.01
+    assert np.mean(target[:, 1]) == pytest.approx(1.0, abs=0.01)
+    # the weight depends on x - x' only
+    shifted = source[:5] + 3.0
+    np.testing.assert_allclose(data.weight_function(shifted), w[:5])
+
+
+def test_conditional_gaussians_hole_is_a_truncated_normal():
+    data = make_conditional_gaussians(50_000, source_hole=(-0.5, 0.5), random_state=0)
+    truth = data.X[data.y == 0, 1]
+    assert truth.size == 50_000
+    assert not np.any(np.abs(truth) < 0.5)
+    mass = stats.norm.cdf(0.5) - stats.norm.cdf(-0.5)
+
+    def truncated_cdf(t):
+        cdf = stats.norm.cdf(t)
+        return np.where(t < -0.5, cdf, np.where(t < 0.5, stats.norm.cdf(-0.5), cdf - mass)) / (
+            1 - mass
+        )
+
+    assert stats.kstest(truth, truncated_cdf).pvalue > 0.01
+    # the target keeps its full spectrum, the hole included
+    assert np.any(np.abs(data.X[data.y == 1, 1]) < 0.5)
+    with pytest.raises(ValueError, match="source_hole"):
+        make_conditional_gaussians(10, source_hole=(0.5, -0.5))
+
+
+def test_conditional_response_at_an_unseen_truth_value():
+    data = make_conditional_response(200_000, truth_values=[150.0], random_state=0)
+    source = data.X[data.y == 0]
+    response = source[:, 0] / source[:, 1]
+    w = data.exact_weights[data.y == 0]
+    assert np.mean(w) == pytest.approx(1.0, abs=0.01)
+    assert np.average(response, weights=w) == pytest.approx(1.02, abs=0.001)
+    sd = np.sqrt(np.average((response - 1.02) ** 2, weights=w))
+    assert sd == pytest.approx(1.2 / np.sqrt(150.0), rel=0.01)
+    assert np.std(response) == pytest.approx(1.0 / np.sqrt(150.0), rel=0.01)
+    training = make_conditional_response(1000, random_state=0)
+    assert set(np.unique(training.X[:, 1])) == {100.0, 200.0}
+    with pytest.raises(ValueError, match="truth_values"):
+        make_conditional_response(10, truth_values=[-1.0])
