@@ -11,8 +11,15 @@
 
 from .callbacks import EpochProgressBar, StopOnNonFiniteLoss
 from .data import BatchIterator, EventDataset, StratifiedSplit
-from .losses import BinaryCrossEntropyPerEvent
-from .modules import ACTIVATIONS, MLP, Standardize, make_activation, standardization_stats
+from .losses import BinaryCrossEntropyPerEvent, MarginalJointCrossEntropy
+from .modules import (
+    ACTIVATIONS,
+    MLP,
+    MarginalConditionalMLP,
+    Standardize,
+    make_activation,
+    standardization_stats,
+)
 from .net import PREDICT_BATCH_SIZE, WeightedNet, predict_network, train_network
 from .params import NETWORK_PARAMETER_CONSTRAINTS, network_options
 from .seeding import derive_seeds, resolve_device, seeded
@@ -20,6 +27,8 @@ from .seeding import derive_seeds, resolve_device, seeded
 __all__ = [
     "ACTIVATIONS",
     "MLP",
+    "MarginalConditionalMLP",
+    "MarginalJointCrossEntropy",
     "NETWORK_PARAMETER_CONSTRAINTS",
     "PREDICT_BATCH_SIZE",
     "BatchIterator",

@@ -8,7 +8,14 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "MLP", "Standardize", "make_activation", "standardization_stats"]
+__all__ = [
+    "ACTIVATIONS",
+    "MLP",
+    "MarginalConditionalMLP",
+    "Standardize",
+    "make_activation",
+    "standardization_stats",
+]
 
 # Names follow scikit-learn's MLP (`relu`, `tanh`, `logistic`, `identity`) plus the smooth
 # activations that density-ratio networks often prefer.
@@ -122,3 +129,44 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)
+
+
+class MarginalConditionalMLP(nn.Module):
+    """Two networks on one input: g(x') on the conditioning columns, h(x, x') on all of them.
+
+    Parameters
+    ----------
+    n_inputs : int
+        Number of input columns (x and x' together).
+    conditional_index : sequence of int
+        The columns of x' among the inputs.
+    hidden_layer_sizes, activation
+        As for :class:`MLP`; both networks get the same architecture.
+    loc, scale : array-like of shape (n_inputs,)
+        Standardization of the inputs, applied before the columns are split.
+
+    The forward pass returns a tensor of shape ``(n_samples, 2)``: column 0 is :math:`g(x')`,
+    column 1 is :math:`h(x, x')`. Because :math:`g` never sees x, the split of a log-ratio into
+    :math:`g + h` is fixed by the architecture, not by a penalty.
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        conditional_index: Sequence[int],
+        hidden_layer_sizes: Sequence[int],
+        activation: str = "relu",
+        loc: np.ndarray | None = None,
+        scale: np.ndarray | None = None,
+    ) -> None:
+        super().__init__()
+        index = torch.as_tensor(np.asarray(conditional_index, dtype=np.int64))
+        self.register_buffer("conditional_index", index)
+        self.standardize = Standardize(loc, scale) if loc is not None else nn.Identity()
+        self.marginal = MLP(int(index.numel()), hidden_layer_sizes, 1, activation)
+        self.conditional = MLP(n_inputs, hidden_layer_sizes, 1, activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.standardize(x)
+        g = self.marginal(z.index_select(1, self.conditional_index))
+        return torch.cat([g, self.conditional(z)], dim=1)
