@@ -37,8 +37,15 @@ Contents
 """
 
 from . import datasets, metrics
-from .reweight import DCTRReweighter, weights_from_classifier
+from .reweight import ConditionalReweighter, DCTRReweighter, weights_from_classifier
 
 __version__ = "0.1.0"
 
-__all__ = ["DCTRReweighter", "__version__", "datasets", "metrics", "weights_from_classifier"]
+__all__ = [
+    "ConditionalReweighter",
+    "DCTRReweighter",
+    "__version__",
+    "datasets",
+    "metrics",
+    "weights_from_classifier",
+]

@@ -14,8 +14,8 @@ from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skhep_reweight import DCTRReweighter
-from skhep_reweight.datasets import make_gaussian_reweighting
+from skhep_reweight import ConditionalReweighter, DCTRReweighter
+from skhep_reweight.datasets import make_conditional_gaussians, make_gaussian_reweighting
 
 _MINIBATCH_REASON = (
     "stochastic mini-batches and a random validation split: an event of weight 2 and the same "
@@ -25,7 +25,9 @@ _MINIBATCH_REASON = (
 
 
 def _expected_failed_checks(estimator):
-    if isinstance(estimator, DCTRReweighter) and estimator.classifier is None:
+    if isinstance(estimator, (DCTRReweighter, ConditionalReweighter)) and (
+        estimator.classifier is None
+    ):
         return {"check_sample_weight_equivalence_on_dense_data": _MINIBATCH_REASON}
     return {}
 
@@ -33,6 +35,13 @@ def _expected_failed_checks(estimator):
 ESTIMATORS = [
     DCTRReweighter(max_epochs=30, random_state=0, device="cpu"),
     DCTRReweighter(HistGradientBoostingClassifier(max_iter=20, random_state=0), random_state=0),
+    ConditionalReweighter([0], max_epochs=30, random_state=0, device="cpu"),
+    ConditionalReweighter(
+        [0],
+        method="ratio",
+        classifier=HistGradientBoostingClassifier(max_iter=20, random_state=0),
+        random_state=0,
+    ),
 ]
 
 
@@ -46,9 +55,22 @@ def _gaussian_pair():
     return data.X, data.y
 
 
+def _conditional_pair():
+    data = make_conditional_gaussians(n_samples=400, random_state=0)
+    return data.X, data.y
+
+
 # (estimator, data maker, the method whose output the invariants compare)
 INVARIANT_CASES = [
     (DCTRReweighter(max_epochs=5, random_state=0, device="cpu"), _gaussian_pair, "predict_weights"),
+    *[
+        (
+            ConditionalReweighter([1], method=method, max_epochs=5, random_state=0, device="cpu"),
+            _conditional_pair,
+            "predict_weights",
+        )
+        for method in ("joint", "ratio", "marginal_then_conditional")
+    ],
 ]
 
 

@@ -9,6 +9,7 @@ Conventions shared by every reweighter:
   close to one.
 """
 
+from ._conditional import ConditionalReweighter
 from ._dctr import DCTRReweighter
 from ._weights import (
     DEFAULT_PROBA_CLIP,
@@ -19,6 +20,7 @@ from ._weights import (
 )
 
 __all__ = [
+    "ConditionalReweighter",
     "DEFAULT_PROBA_CLIP",
     "DCTRReweighter",
     "balanced_cross_entropy",
