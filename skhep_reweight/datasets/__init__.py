@@ -91,6 +91,8 @@ References
 .. [2] A. Andreassen, S.-C. Hsu, B. Nachman, N. Suaysom and A. Suresh,
    "Parameter estimation using neural networks in the presence of detector
    effects", Phys. Rev. D 103, 036001 (2021), arXiv:2010.03569.
+.. [3] B. Nachman and J. Thaler, "Neural conditional reweighting", Phys. Rev. D
+   105, 076015 (2022), arXiv:2107.08979.
 """
 
 from ._conditional import make_conditional_gaussians, make_conditional_response

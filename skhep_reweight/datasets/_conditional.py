@@ -34,12 +34,26 @@ def _truncated_normal(n, mean, std, hole, rng) -> np.ndarray:
     return mean + std * stats.norm.ppf(u)
 
 
-def _check_hole(hole) -> tuple[float, float] | None:
+# A hole may remove at most this share of the source's truth distribution: beyond it the
+# inverse-CDF draw runs out of floating-point resolution outside the hole.
+_MAX_HOLE_MASS = 1.0 - 1e-6
+
+
+def _check_hole(hole, mean: float, std: float) -> tuple[float, float] | None:
     if hole is None:
         return None
-    values = np.asarray(hole, dtype=np.float64)
+    try:
+        values = np.asarray(hole, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"source_hole must be two numbers (low, high), got {hole!r}") from None
     if values.shape != (2,) or not np.all(np.isfinite(values)) or values[0] >= values[1]:
         raise ValueError(f"source_hole must be an interval (low, high) with low < high, got {hole}")
+    lo, hi = stats.norm.cdf((values - mean) / std)
+    if hi - lo > _MAX_HOLE_MASS:
+        raise ValueError(
+            f"source_hole {hole} removes the whole source truth distribution "
+            f"N({mean}, {std}^2); leave some of it outside the hole"
+        )
     return float(values[0]), float(values[1])
 
 
@@ -126,7 +140,7 @@ def make_conditional_gaussians(
     width_p = _check_real(source_width, "source_width", positive=True)
     shift_q = _check_real(target_shift, "target_shift")
     width_q = _check_real(target_width, "target_width", positive=True)
-    hole = _check_hole(source_hole)
+    hole = _check_hole(source_hole, mean_p, std)
     rng = check_random_state(random_state)
 
     truth_p = _truncated_normal(n, mean_p, std, hole, rng)
@@ -221,7 +235,10 @@ def make_conditional_response(
     0.098
     """
     n = _check_n(n_samples, "n_samples")
-    values = np.atleast_1d(np.asarray(truth_values, dtype=np.float64))
+    try:
+        values = np.atleast_1d(np.asarray(truth_values, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise TypeError(f"truth_values must be numbers, got {truth_values!r}") from None
     if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values) & (values > 0)):
         raise ValueError(f"truth_values must be positive numbers, got {truth_values!r}")
     a = _check_real(source_resolution, "source_resolution", positive=True)
