@@ -131,7 +131,13 @@ def _gaussian_table(name, result) -> str:
         ]
         + [""] * len(methods)
     )
-    return markdown_table(headers, rows, caption=f"**{name}**")
+    caption = f"**{name}**"
+    if "dctr" in methods:
+        caption += (
+            " (DCTR learns the joint ratio q(x, x')/p(x, x'): its L1 against the conditional "
+            "weights is large by design, its ⟨w⟩ follows q(x')/p(x') = exp(x' - 1/2))"
+        )
+    return markdown_table(headers, rows, caption=caption)
 
 
 def _response_problem(args, device, raw):
@@ -164,7 +170,8 @@ def _response_problem(args, device, raw):
                 }
             )
         result["methods"][method] = {"fit_s": seconds, "epochs": _epochs(rw), "points": rows}
-        print(f"interpolation ({'x' if raw else 'x/x'}'): {method} in {seconds:.1f} s", flush=True)
+        label = "(x, x')" if raw else "(x/x', x')"
+        print(f"interpolation {label}: {method} in {seconds:.1f} s", flush=True)
     return result
 
 
@@ -192,8 +199,8 @@ def _response_table(result, raw) -> str:
             c
             for m in methods
             for c in (
-                f"{result['methods'][m]['fit_s']:.0f} s",
-                f"({result['methods'][m]['epochs']})",
+                f"{result['methods'][m]['fit_s']:.0f} s ({result['methods'][m]['epochs']})",
+                "",
                 "",
                 "",
             )
