@@ -11,6 +11,7 @@ __all__ = [
     "check_binary_labels",
     "check_event_weights",
     "check_samples",
+    "check_score_labels",
     "class_balanced_weights",
 ]
 
@@ -115,3 +116,22 @@ def class_balanced_weights(y01: np.ndarray, sample_weight: np.ndarray) -> np.nda
             )
         out[mask] = sample_weight[mask] * (half / total)
     return out
+
+
+def check_score_labels(y, classes: np.ndarray, X) -> np.ndarray:
+    """``y`` given to a fitted reweighter's ``score``, encoded 0 (source) / 1 (target).
+
+    Raises a ValueError when ``y`` and ``X`` differ in length, when ``y`` holds a label not seen in
+    ``fit`` (``classes``), or when it lacks one of the two classes.
+    """
+    from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+    y = column_or_1d(y)
+    check_consistent_length(X, y)
+    unknown = ~np.isin(y, classes)
+    if unknown.any():
+        raise ValueError(f"y holds labels {np.unique(y[unknown])} not seen in fit ({classes})")
+    y01 = (y == classes[1]).astype(np.int64)
+    if np.unique(y01).size < 2:
+        raise ValueError("score needs events of both the source and the target class in y")
+    return y01

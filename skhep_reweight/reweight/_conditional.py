@@ -9,9 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
-    check_consistent_length,
     check_is_fitted,
-    column_or_1d,
     validate_data,
 )
 
@@ -26,13 +24,19 @@ from .._nn import (
     train_network,
 )
 from .._nn.params import check_hidden_layer_sizes
-from .._validation import check_binary_labels, check_event_weights, class_balanced_weights
+from .._validation import (
+    check_binary_labels,
+    check_event_weights,
+    check_score_labels,
+    class_balanced_weights,
+)
 from ._dctr import DCTRReweighter, _accepts_sample_weight, _stack_samples
 from ._weights import (
     DEFAULT_PROBA_CLIP,
     _max_log_ratio,
     balanced_cross_entropy,
     clip_log_ratio,
+    proba_from_log_ratio,
 )
 
 __all__ = ["ConditionalReweighter", "resolve_conditional_features"]
@@ -512,8 +516,7 @@ class ConditionalReweighter(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities at equal x' densities: column 1 is sigma(h(x, x'))."""
         s = self.decision_function(X)
-        p1 = 1.0 / (1.0 + np.exp(-s))
-        return np.column_stack([1.0 - p1, p1])
+        return proba_from_log_ratio(s)
 
     def predict(self, X) -> np.ndarray:
         """The more likely class at equal x' densities (the sign of h)."""
@@ -528,16 +531,7 @@ class ConditionalReweighter(ClassifierMixin, BaseEstimator):
         methods, so that model selection with the default score picks the best ratio.
         """
         check_is_fitted(self)
-        y = column_or_1d(y)
-        check_consistent_length(X, y)
-        unknown = ~np.isin(y, self.classes_)
-        if unknown.any():
-            raise ValueError(
-                f"y holds labels {np.unique(y[unknown])} not seen in fit ({self.classes_})"
-            )
-        y01 = (y == self.classes_[1]).astype(np.int64)
-        if np.unique(y01).size < 2:
-            raise ValueError("score needs events of both the source and the target class in y")
+        y01 = check_score_labels(y, self.classes_, X)
         weight = check_event_weights(sample_weight, y01.shape[0])
         g, h, _ = self._log_ratios(self._validated(X))
         return -(

@@ -9,9 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import (
-    check_consistent_length,
     check_is_fitted,
-    column_or_1d,
     has_fit_parameter,
     validate_data,
 )
@@ -27,13 +25,19 @@ from .._nn import (
     train_network,
 )
 from .._nn.params import check_hidden_layer_sizes
-from .._validation import check_binary_labels, check_event_weights, class_balanced_weights
+from .._validation import (
+    check_binary_labels,
+    check_event_weights,
+    check_score_labels,
+    class_balanced_weights,
+)
 from ._theta import broadcast_theta, check_in_range, fill_source_theta, theta_for_fit
 from ._weights import (
     DEFAULT_PROBA_CLIP,
     balanced_cross_entropy,
     clip_log_ratio,
     log_ratio_from_proba,
+    proba_from_log_ratio,
 )
 
 __all__ = ["DCTRReweighter"]
@@ -390,8 +394,7 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X, theta=None) -> np.ndarray:
         """Class probabilities for equal class totals: column 1 is q/(p+q)."""
         s = self.decision_function(X, theta)
-        p1 = 1.0 / (1.0 + np.exp(-s))
-        return np.column_stack([1.0 - p1, p1])
+        return proba_from_log_ratio(s)
 
     def predict(self, X, theta=None) -> np.ndarray:
         """The more likely class under equal class totals."""
@@ -410,16 +413,7 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         ``set_fit_request(theta=True)`` and ``set_score_request(theta=True)``.
         """
         check_is_fitted(self)
-        y = column_or_1d(y)
-        check_consistent_length(X, y)
-        unknown = ~np.isin(y, self.classes_)
-        if unknown.any():
-            raise ValueError(
-                f"y holds labels {np.unique(y[unknown])} not seen in fit ({self.classes_})"
-            )
-        y01 = (y == self.classes_[1]).astype(np.int64)
-        if np.unique(y01).size < 2:
-            raise ValueError("score needs events of both the source and the target class in y")
+        y01 = check_score_labels(y, self.classes_, X)
         weight = check_event_weights(sample_weight, y01.shape[0])
         if self.n_parameters_ and theta is not None:
             theta, factor = fill_source_theta(

@@ -25,6 +25,7 @@ References
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import check_event_weights, class_balanced_weights
@@ -34,6 +35,7 @@ __all__ = [
     "balanced_cross_entropy",
     "clip_log_ratio",
     "log_ratio_from_proba",
+    "proba_from_log_ratio",
     "weights_from_classifier",
 ]
 
@@ -91,6 +93,16 @@ def log_ratio_from_proba(
     with np.errstate(divide="ignore"):
         raw = np.log(f) - np.log1p(-f) + np.log(prior_ratio)
     return clip_log_ratio(raw, proba_clip)
+
+
+def proba_from_log_ratio(log_ratio) -> np.ndarray:
+    """Class probabilities ``[1 - f, f]`` at equal class totals, ``f = sigmoid(log_ratio)``.
+
+    >>> proba_from_log_ratio([0.0])
+    array([[0.5, 0.5]])
+    """
+    f = expit(np.asarray(log_ratio, dtype=np.float64))
+    return np.column_stack([1.0 - f, f])
 
 
 def weights_from_classifier(
