@@ -47,7 +47,12 @@ ESTIMATORS = [
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
+    # scikit-learn's check raises (AssertionError, or the error it expected not raised) on any
+    # failure. The instance is shared by all checks of this estimator: none may change its
+    # parameters, or a later check would test a different estimator than the one listed.
+    params = estimator.get_params(deep=False)
     check(estimator)
+    assert estimator.get_params(deep=False) == params
 
 
 def _gaussian_pair():

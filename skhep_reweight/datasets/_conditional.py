@@ -24,6 +24,13 @@ def _normal_log_ratio(d, mean_q, std_q, mean_p, std_p):
     )
 
 
+def _stack_reco_truth(reco_p, truth_p, reco_q, truth_q) -> tuple[np.ndarray, np.ndarray]:
+    """X with columns (x, x'), source rows first, and y (0 source, 1 target)."""
+    X = np.vstack([np.column_stack([reco_p, truth_p]), np.column_stack([reco_q, truth_q])])
+    y = np.r_[np.zeros(len(reco_p), dtype=np.int64), np.ones(len(reco_q), dtype=np.int64)]
+    return X, y
+
+
 def _truncated_normal(n, mean, std, hole, rng) -> np.ndarray:
     """N(mean, std^2) with no events in the interval ``hole`` (inverse-CDF sampling)."""
     if hole is None:
@@ -147,8 +154,7 @@ def make_conditional_gaussians(
     truth_q = rng.normal(mean_q, std, size=n)
     reco_p = truth_p + rng.normal(shift_p, width_p, size=n)
     reco_q = truth_q + rng.normal(shift_q, width_q, size=n)
-    X = np.vstack([np.column_stack([reco_p, truth_p]), np.column_stack([reco_q, truth_q])])
-    y = np.r_[np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)]
+    X, y = _stack_reco_truth(reco_p, truth_p, reco_q, truth_q)
 
     def weight_function(X):
         X = check_samples(X, "X", n_features=2)
@@ -250,8 +256,7 @@ def make_conditional_response(
     truth_q = values[rng.randint(values.size, size=n)]
     reco_p = truth_p * (1.0 + rng.normal(size=n) * a / np.sqrt(truth_p))
     reco_q = truth_q * (1.0 + b + rng.normal(size=n) * a_prime / np.sqrt(truth_q))
-    X = np.vstack([np.column_stack([reco_p, truth_p]), np.column_stack([reco_q, truth_q])])
-    y = np.r_[np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)]
+    X, y = _stack_reco_truth(reco_p, truth_p, reco_q, truth_q)
 
     def weight_function(X):
         X = check_samples(X, "X", n_features=2)

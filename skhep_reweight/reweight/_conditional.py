@@ -6,7 +6,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -30,7 +29,7 @@ from .._validation import (
     check_score_labels,
     class_balanced_weights,
 )
-from ._dctr import DCTRReweighter, _accepts_sample_weight, _stack_samples
+from ._dctr import DCTRReweighter, _stack_samples, _takes_sample_weight
 from ._weights import (
     DEFAULT_PROBA_CLIP,
     _max_log_ratio,
@@ -543,10 +542,3 @@ class ConditionalReweighter(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _takes_sample_weight(classifier) -> bool:
-    """Whether ``classifier`` (or a Pipeline's last step) can be fitted with ``sample_weight``."""
-    if isinstance(classifier, Pipeline):
-        return _accepts_sample_weight(classifier.steps[-1][1])
-    return _accepts_sample_weight(classifier)

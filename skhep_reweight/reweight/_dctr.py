@@ -325,11 +325,13 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
             if (k == "random_state" or k.endswith("__random_state")) and v is None
         }
         clf.set_params(**unset)
-        if isinstance(clf, Pipeline) and _accepts_sample_weight(clf.steps[-1][1]):
-            clf.fit(features, y01, **{f"{clf.steps[-1][0]}__sample_weight": balanced})
-            self.prior_ratio_ = 1.0
-        elif not isinstance(clf, Pipeline) and _accepts_sample_weight(clf):
-            clf.fit(features, y01, sample_weight=balanced)
+        if _takes_sample_weight(clf):
+            key = (
+                f"{clf.steps[-1][0]}__sample_weight"
+                if isinstance(clf, Pipeline)
+                else "sample_weight"
+            )
+            clf.fit(features, y01, **{key: balanced})
             self.prior_ratio_ = 1.0
         else:
             if weighted and not np.allclose(weight, weight[0]):
@@ -431,6 +433,13 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _takes_sample_weight(classifier) -> bool:
+    """Whether ``classifier`` (a Pipeline: its last step) can be fitted with ``sample_weight``."""
+    if isinstance(classifier, Pipeline):
+        return _accepts_sample_weight(classifier.steps[-1][1])
+    return _accepts_sample_weight(classifier)
 
 
 def _accepts_sample_weight(estimator) -> bool:
