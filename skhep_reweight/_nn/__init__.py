@@ -11,22 +11,35 @@
 
 from .callbacks import EpochProgressBar, StopOnNonFiniteLoss
 from .data import BatchIterator, EventDataset, StratifiedSplit
-from .losses import BinaryCrossEntropyPerEvent, MarginalJointCrossEntropy
+from .losses import (
+    BinaryCrossEntropyPerEvent,
+    MarginalJointCrossEntropy,
+    donsker_varadhan_bound,
+)
 from .modules import (
     ACTIVATIONS,
     MLP,
+    GaussianAnsatzNetwork,
     MarginalConditionalMLP,
     Standardize,
     make_activation,
     standardization_stats,
 )
-from .net import PREDICT_BATCH_SIZE, WeightedNet, predict_network, train_network
+from .net import (
+    PREDICT_BATCH_SIZE,
+    DonskerVaradhanNet,
+    WeightedNet,
+    predict_network,
+    train_network,
+)
 from .params import NETWORK_PARAMETER_CONSTRAINTS, network_options
 from .seeding import derive_seeds, resolve_device, seeded
 
 __all__ = [
     "ACTIVATIONS",
     "MLP",
+    "DonskerVaradhanNet",
+    "GaussianAnsatzNetwork",
     "MarginalConditionalMLP",
     "MarginalJointCrossEntropy",
     "NETWORK_PARAMETER_CONSTRAINTS",
@@ -40,6 +53,7 @@ __all__ = [
     "StratifiedSplit",
     "WeightedNet",
     "derive_seeds",
+    "donsker_varadhan_bound",
     "make_activation",
     "network_options",
     "predict_network",

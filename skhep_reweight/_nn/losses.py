@@ -3,11 +3,17 @@ multiplies by the event weights and averages, so a new method adds a loss here, 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BinaryCrossEntropyPerEvent", "MarginalJointCrossEntropy"]
+__all__ = [
+    "BinaryCrossEntropyPerEvent",
+    "MarginalJointCrossEntropy",
+    "donsker_varadhan_bound",
+]
 
 
 class BinaryCrossEntropyPerEvent(nn.Module):
@@ -47,3 +53,33 @@ class MarginalJointCrossEntropy(nn.Module):
         return F.binary_cross_entropy_with_logits(
             g, y, reduction="none"
         ) + F.binary_cross_entropy_with_logits(g + h, y, reduction="none")
+
+
+def donsker_varadhan_bound(
+    t_joint: torch.Tensor,
+    t_marginal: torch.Tensor,
+    w_joint: torch.Tensor | None = None,
+    w_marginal: torch.Tensor | None = None,
+) -> torch.Tensor:
+    r"""The Donsker-Varadhan lower bound on the mutual information, from samples.
+
+    .. math::
+
+        \hat I = \frac{\sum_i w_i T_i}{\sum_i w_i}
+               - \log \frac{\sum_j v_j e^{T'_j}}{\sum_j v_j},
+
+    with :math:`T_i = T(x_i, z_i)` on pairs drawn from :math:`p(x, z)` and :math:`T'_j` on pairs
+    from :math:`p(x)p(z)` (eq. 14 of Gambhir, Nachman, Thaler, arXiv:2205.05084, with
+    :math:`f = T`). The logarithm of the mean is a ``logsumexp``, so no :math:`e^{T}` is ever
+    formed: the bound stays finite for any finite :math:`T`. Weights must be non-negative;
+    ``None`` means all ones.
+    """
+    t_joint, t_marginal = t_joint.reshape(-1), t_marginal.reshape(-1)
+    joint = t_joint.mean() if w_joint is None else (w_joint * t_joint).sum() / w_joint.sum()
+    if w_marginal is None:
+        log_mean = torch.logsumexp(t_marginal, 0) - math.log(t_marginal.numel())
+    else:
+        log_mean = torch.logsumexp(t_marginal + torch.log(w_marginal), 0) - torch.log(
+            w_marginal.sum()
+        )
+    return joint - log_mean

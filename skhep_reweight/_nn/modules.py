@@ -7,10 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 __all__ = [
     "ACTIVATIONS",
     "MLP",
+    "GaussianAnsatzNetwork",
     "MarginalConditionalMLP",
     "Standardize",
     "make_activation",
@@ -170,3 +172,117 @@ class MarginalConditionalMLP(nn.Module):
         z = self.standardize(x)
         g = self.marginal(z.index_select(1, self.conditional_index))
         return torch.cat([g, self.conditional(z)], dim=1)
+
+
+# softplus(0 + _SOFTPLUS_ONE) = 1: the Cholesky diagonal of the Gaussian Ansatz starts at one, so an
+# untrained network has unit curvature in standardized units (the width of the prior).
+_SOFTPLUS_ONE = float(np.log(np.expm1(1.0)))
+
+
+class GaussianAnsatzNetwork(nn.Module):
+    r"""The Gaussian Ansatz T(x, z) of a maximum-likelihood calibration, on stacked ``[x | z]``.
+
+    .. math::
+
+        T(x, z) = A(x) + \lambda\, (u - B(x)) \cdot D(x)
+                  - \tfrac{1}{2} (u - B(x))^\top P(x, u)\, (u - B(x)),
+        \qquad P = L L^\top + \delta I,
+
+    with :math:`u` the standardized target, :math:`L(x, u)` lower triangular with a positive
+    (softplus) diagonal and :math:`\delta` = ``min_precision``. :math:`C = -P` is negative
+    definite by construction, so :math:`T(x, \cdot)` has its maximum at :math:`u = B(x)` once
+    :math:`\lambda D` is zero, and its curvature there is :math:`C(x, B(x))`. A, B, C and D are
+    separate MLPs on the standardized features (C also on :math:`u`).
+
+    Parameters
+    ----------
+    n_features, n_targets : int
+        Columns of x and of z; the input has ``n_features + n_targets`` columns, x first.
+    hidden_layer_sizes, activation
+        Architecture of each of the sub-networks, as for :class:`MLP`.
+    x_loc, x_scale, z_loc, z_scale : array-like
+        Standardization of features and targets.
+    use_d : bool, default=False
+        Build the D network; its weight :math:`\lambda` is the buffer ``d_weight`` (set it to
+        zero to switch D off).
+    min_precision : float, default=1e-4
+        :math:`\delta`, the smallest curvature, in standardized units: it bounds the resolution
+        by :math:`\delta^{-1/2}` standard deviations of z.
+    init_state : dict, optional
+        A ``state_dict`` to start from (continuing a warm-up training).
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_targets: int,
+        hidden_layer_sizes: Sequence[int],
+        activation: str = "relu",
+        x_loc: np.ndarray | None = None,
+        x_scale: np.ndarray | None = None,
+        z_loc: np.ndarray | None = None,
+        z_scale: np.ndarray | None = None,
+        use_d: bool = False,
+        min_precision: float = 1e-4,
+        init_state: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.n_features = int(n_features)
+        self.n_targets = k = int(n_targets)
+        self.min_precision = float(min_precision)
+        ones_x, ones_z = np.ones(n_features), np.ones(k)
+        self.x_standardize = Standardize(
+            np.zeros(n_features) if x_loc is None else x_loc, ones_x if x_scale is None else x_scale
+        )
+        self.z_standardize = Standardize(
+            np.zeros(k) if z_loc is None else z_loc, ones_z if z_scale is None else z_scale
+        )
+        self.a = MLP(n_features, hidden_layer_sizes, 1, activation)
+        self.b = MLP(n_features, hidden_layer_sizes, k, activation)
+        self.c = MLP(n_features + k, hidden_layer_sizes, k * (k + 1) // 2, activation)
+        self.d = MLP(n_features, hidden_layer_sizes, k, activation) if use_d else None
+        self.register_buffer("d_weight", torch.tensor(1.0 if use_d else 0.0))
+        rows, cols = torch.tril_indices(k, k)
+        self.register_buffer("tril_rows", rows)
+        self.register_buffer("tril_cols", cols)
+        self.register_buffer("diagonal", rows == cols)
+        if init_state is not None:
+            self.load_state_dict(init_state)
+
+    def _split(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.x_standardize(inputs[:, : self.n_features])
+        u = self.z_standardize(inputs[:, self.n_features :])
+        return x, u
+
+    def cholesky(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """L(x, u) of shape (n, k, k) on standardized inputs."""
+        raw = self.c(torch.cat([x, u], dim=1))
+        raw = torch.where(self.diagonal, F.softplus(raw + _SOFTPLUS_ONE), raw)
+        L = raw.new_zeros(raw.shape[0], self.n_targets, self.n_targets)
+        L[:, self.tril_rows, self.tril_cols] = raw
+        return L
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        x, u = self._split(inputs)
+        delta = u - self.b(x)
+        v = torch.einsum("nji,nj->ni", self.cholesky(x, u), delta)  # L^T (u - B)
+        t = self.a(x)[:, 0] - 0.5 * (v.square().sum(1) + self.min_precision * delta.square().sum(1))
+        if self.d is not None:
+            t = t + self.d_weight * (delta * self.d(x)).sum(1)
+        return t[:, None]
+
+    def maximum(self, inputs: torch.Tensor) -> torch.Tensor:
+        """B(x) in the units of z (the input's z columns, if any, are ignored)."""
+        x = self.x_standardize(inputs[:, : self.n_features])
+        return self.b(x) * self.z_standardize.scale + self.z_standardize.loc
+
+    def covariance(self, inputs: torch.Tensor) -> torch.Tensor:
+        """-C(x, B(x))^{-1} in the units of z, flattened to shape (n, k * k)."""
+        x = self.x_standardize(inputs[:, : self.n_features])
+        L = self.cholesky(x, self.b(x))
+        eye = torch.eye(self.n_targets, dtype=L.dtype, device=L.device)
+        precision = L @ L.transpose(1, 2) + self.min_precision * eye
+        cov = torch.cholesky_inverse(torch.linalg.cholesky(precision))
+        scale = self.z_standardize.scale
+        cov = cov * scale[:, None] * scale[None, :]
+        return cov.reshape(cov.shape[0], -1)

@@ -23,9 +23,16 @@ from skorch.utils import to_tensor
 
 from .callbacks import EpochProgressBar, StopOnNonFiniteLoss
 from .data import BatchIterator, EventDataset, StratifiedSplit
+from .losses import donsker_varadhan_bound
 from .seeding import derive_seeds, resolve_device, seeded
 
-__all__ = ["PREDICT_BATCH_SIZE", "WeightedNet", "predict_network", "train_network"]
+__all__ = [
+    "PREDICT_BATCH_SIZE",
+    "DonskerVaradhanNet",
+    "WeightedNet",
+    "predict_network",
+    "train_network",
+]
 
 # Events per forward pass when predicting or computing the validation loss: large enough that the
 # Python overhead per batch vanishes, small enough for a few features to fit any GPU.
@@ -87,6 +94,41 @@ class WeightedNet(NeuralNet):
                 f"and weights together), got {type(X).__name__}"
             )
         return X
+
+
+# The validation loss of DonskerVaradhanNet pairs events by permutations from this fixed seed, so
+# that it changes between epochs only through the network (early stopping compares like with like).
+_VALIDATION_PAIRING_SEED = 20_529
+
+
+class DonskerVaradhanNet(WeightedNet):
+    r"""Net trained to maximize the Donsker-Varadhan bound on stacked columns ``[x | z]``.
+
+    The module maps a row ``[x | z]`` to :math:`T(x, z)`. A batch of pairs drawn from
+    :math:`p(x, z)` gives the first term of the bound; the same batch with ``z`` permuted among
+    the events gives pairs from :math:`p(x)\,p(z)` for the second (see
+    :func:`~skhep_reweight._nn.losses.donsker_varadhan_bound`). The loss is minus the bound. A
+    permuted pair carries the product of its two events' weights.
+
+    Training permutations come from torch's (seeded) global generator; validation batches use
+    permutations from a fixed seed. The number of columns of x is the module's ``n_features``.
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        inputs, w = X["X"], X.get("w")
+        n_x = self.module_.n_features
+        if training:
+            perm = torch.randperm(inputs.shape[0], device=inputs.device)
+        else:
+            generator = torch.Generator().manual_seed(_VALIDATION_PAIRING_SEED)
+            perm = torch.randperm(inputs.shape[0], generator=generator).to(inputs.device)
+        shuffled = torch.cat([inputs[:, :n_x], inputs[perm, n_x:]], dim=1)
+        t_marginal = self.module_(shuffled)
+        w_marginal = None if w is None else w * w[perm]
+        if w is not None and not bool(w.sum() > 0):
+            # A batch of zero-weight events holds no information (and would give 0/0).
+            return (y_pred * 0).sum()
+        return -donsker_varadhan_bound(y_pred, t_marginal, w, w_marginal)
 
 
 def train_network(
@@ -233,8 +275,11 @@ def train_network(
     return net
 
 
-def predict_network(net: WeightedNet, X: np.ndarray) -> np.ndarray:
+def predict_network(net: WeightedNet, X: np.ndarray, method: str | None = None) -> np.ndarray:
     """Raw network output on ``X``, as a float64 array of shape (n_samples, n_outputs).
+
+    ``method`` names another method of the module to run instead of ``forward`` (one that takes
+    and returns 2-D tensors).
 
     Events go through the module in chunks of :data:`PREDICT_BATCH_SIZE`, each padded with zero
     rows to a multiple of ``_ROW_PADDING``. The CPU matrix kernels round the rows of an incomplete
@@ -247,6 +292,7 @@ def predict_network(net: WeightedNet, X: np.ndarray) -> np.ndarray:
     """
     module = net.module_
     module.eval()
+    function = module if method is None else getattr(module, method)
     X = np.asarray(X, dtype=np.float64)
     if X.size and np.abs(X).max() > np.finfo(np.float32).max:
         raise ValueError(
@@ -262,7 +308,7 @@ def predict_network(net: WeightedNet, X: np.ndarray) -> np.ndarray:
             padded = -(-n // _ROW_PADDING) * _ROW_PADDING
             if padded != n:
                 block = torch.cat([block, block.new_zeros(padded - n, block.shape[1])])
-            chunks.append(module(block.to(net.device))[:n].cpu())
+            chunks.append(function(block.to(net.device))[:n].cpu())
     if not chunks:
         raise ValueError("X holds no events")
     return torch.cat(chunks).numpy().astype(np.float64)
