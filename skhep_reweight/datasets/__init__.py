@@ -21,6 +21,16 @@ weight function:
 * :func:`make_conditional_response` -- a detector response whose resolution scales as
   :math:`1/\sqrt{x'}`, at chosen truth values (the interpolation test of [3]_).
 
+Calibration problems (truth ``z`` and detector-level ``X``, with the exact maximum-likelihood
+calibration and resolution, :mod:`._calibration`):
+
+* :func:`make_gaussian_smearing` -- Gaussian truth and response of "Bias and Priors" section IV.A,
+  optionally with an offset and a truth-dependent width;
+* :func:`make_correlated_smearing` -- several targets with correlated smearing;
+* :func:`make_auxiliary_response` -- a response that depends on an auxiliary feature;
+* :func:`make_dijet_calibration` -- falling QCD and resonant BSM dijet masses with a synthetic
+  detector (section V.B).
+
 Conventions
 -----------
 Every maker returns a :class:`sklearn.utils.Bunch` that stacks the two samples:
@@ -95,6 +105,12 @@ References
    105, 076015 (2022), arXiv:2107.08979.
 """
 
+from ._calibration import (
+    make_auxiliary_response,
+    make_correlated_smearing,
+    make_dijet_calibration,
+    make_gaussian_smearing,
+)
 from ._conditional import make_conditional_gaussians, make_conditional_response
 from ._gaussian import (
     RELATIVE_EIGENVALUE_RANGE,
@@ -109,9 +125,13 @@ __all__ = [
     "RELATIVE_EIGENVALUE_RANGE",
     "SOURCE_EIGENVALUE_RANGE",
     "gaussian_density_ratio",
+    "make_auxiliary_response",
     "make_conditional_gaussians",
     "make_conditional_response",
     "make_correlated_gaussians",
+    "make_correlated_smearing",
+    "make_dijet_calibration",
     "make_gaussian_reweighting",
+    "make_gaussian_smearing",
     "make_parametrized_gaussian",
 ]
