@@ -31,12 +31,16 @@ Example
 
 Contents
 --------
-- :class:`DCTRReweighter` and :func:`weights_from_classifier` (:mod:`skhep_reweight.reweight`).
+- :class:`DCTRReweighter`, :class:`ConditionalReweighter` and :func:`weights_from_classifier`
+  (:mod:`skhep_reweight.reweight`).
+- :class:`GaussianAnsatzCalibrator` (:mod:`skhep_reweight.calibrate`): prior-independent
+  maximum-likelihood calibration with its resolution.
 - :mod:`skhep_reweight.datasets`: the papers' synthetic examples with their exact answers.
 - :mod:`skhep_reweight.metrics`: effective sample size, weighted KS distance, two-sample AUC.
 """
 
 from . import datasets, metrics
+from .calibrate import GaussianAnsatzCalibrator
 from .reweight import ConditionalReweighter, DCTRReweighter, weights_from_classifier
 
 __version__ = "0.1.0"
@@ -44,6 +48,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConditionalReweighter",
     "DCTRReweighter",
+    "GaussianAnsatzCalibrator",
     "__version__",
     "datasets",
     "metrics",
