@@ -9,10 +9,14 @@ from skhep_reweight.datasets import (
     RELATIVE_EIGENVALUE_RANGE,
     SOURCE_EIGENVALUE_RANGE,
     gaussian_density_ratio,
+    make_auxiliary_response,
     make_conditional_gaussians,
     make_conditional_response,
     make_correlated_gaussians,
+    make_correlated_smearing,
+    make_dijet_calibration,
     make_gaussian_reweighting,
+    make_gaussian_smearing,
     make_parametrized_gaussian,
 )
 
@@ -421,3 +425,87 @@ def test_conditional_response_at_an_unseen_truth_value():
     assert set(np.unique(training.X[:, 1])) == {100.0, 200.0}
     with pytest.raises(ValueError, match="truth_values"):
         make_conditional_response(10, truth_values=[-1.0])
+
+
+# ---------------------------------------------------------------- calibration problems
+def _numerical_argmax(log_likelihood, x, lo, hi):
+    """argmax_z and (-d2/dz2)^(-1/2) of a 1-D log-likelihood by scipy, one x at a time."""
+    from scipy.optimize import minimize_scalar
+
+    peaks, widths = [], []
+    for xi in x:
+        res = minimize_scalar(
+            lambda z, xi=xi: -log_likelihood(xi, z), bounds=(lo, hi), method="bounded"
+        )
+        h = 1e-3
+        f = [log_likelihood(xi, res.x + d) for d in (-h, 0.0, h)]
+        peaks.append(res.x)
+        widths.append(1 / np.sqrt(-(f[0] - 2 * f[1] + f[2]) / h**2))
+    return np.array(peaks), np.array(widths)
+
+
+def test_gaussian_smearing_analytic_answers():
+    data = make_gaussian_smearing(400_000, mu=0.3, sigma=1.5, epsilon=1.0, random_state=0)
+    x, z = data.X[:, 0], data.z
+    slope, intercept = np.polyfit(x, z, 1)  # E[z|x] is linear here: the MSE answer
+    grid = np.array([-2.0, 0.0, 2.0])
+    np.testing.assert_allclose(slope * grid + intercept, data.mse_calibration(grid), atol=0.01)
+    assert np.std(z - (slope * x + intercept)) == pytest.approx(data.mse_resolution, rel=0.01)
+    in_bin = np.abs(z - 1.5) < 0.05
+    assert np.mean(data.mse_calibration(x[in_bin]) - z[in_bin]) == pytest.approx(
+        float(data.mse_bias([1.5])[0]), abs=0.02
+    )
+    np.testing.assert_array_equal(data.ml_calibration(grid), grid)
+
+
+def test_gaussian_smearing_with_width_slope_matches_a_numerical_maximum():
+    data = make_gaussian_smearing(10, offset=0.5, width_slope=0.2, epsilon=1.0, random_state=0)
+
+    def log_likelihood(x, z):
+        s = 1.0 + 0.2 * abs(z)
+        return -np.log(s) - 0.5 * ((x - z - 0.5) / s) ** 2
+
+    x = np.array([-2.5, -1.0, 2.0, 3.5])
+    peaks, widths = _numerical_argmax(log_likelihood, x, -10, 10)
+    np.testing.assert_allclose(data.ml_calibration(x), peaks, atol=1e-4)
+    np.testing.assert_allclose(data.ml_resolution(x), widths, rtol=1e-3)
+    assert data.mse_calibration is None
+    # the maximum is pulled towards z = 0, not x - offset
+    assert np.all(np.abs(data.ml_calibration(x)) < np.abs(x - 0.5) - 0.2)
+
+
+def test_dijet_calibration_analytic_answers():
+    data = make_dijet_calibration(200_000, process="bsm", random_state=0)
+
+    def log_likelihood(x, z):
+        return -np.log(0.04 * z) - 0.5 * ((x - 0.95 * z) / (0.04 * z)) ** 2
+
+    x = np.array([2400.0, 2660.0, 2900.0])
+    peaks, widths = _numerical_argmax(log_likelihood, x, 1000, 5000)
+    np.testing.assert_allclose(data.ml_calibration(x), peaks, rtol=1e-5)
+    np.testing.assert_allclose(data.ml_resolution(x), widths, rtol=1e-3)
+    ratio = data.ml_calibration(data.X) / data.z
+    assert np.mean(ratio) == pytest.approx(data.ml_ratio, abs=3e-4)
+    qcd = make_dijet_calibration(100_000, random_state=1)
+    assert qcd.z.min() >= 2000.0
+    # p(z) ~ z^-6 above 2 TeV: P(z > 4 TeV) = 2^-5
+    assert np.mean(qcd.z > 4000.0) == pytest.approx(2.0**-5, abs=0.002)
+
+
+def test_correlated_smearing_and_auxiliary_response():
+    data = make_correlated_smearing(300_000, random_state=0)
+    np.testing.assert_allclose(np.cov((data.X - data.z).T), data.smearing_cov, atol=0.01)
+    regression = np.linalg.lstsq(
+        np.column_stack([data.X, np.ones(len(data.X))]), data.z, rcond=None
+    )[0]
+    probe = np.array([[1.0, -0.5]])
+    np.testing.assert_allclose(
+        np.column_stack([probe, [[1.0]]]) @ regression, data.mse_calibration(probe), atol=0.01
+    )
+    aux = make_auxiliary_response(200_000, random_state=0)
+    residual = aux.ml_calibration(aux.X) - aux.z
+    assert np.std(residual / aux.ml_resolution(aux.X)) == pytest.approx(1.0, abs=0.01)
+    with pytest.raises(ValueError, match="positive definite"):
+        make_correlated_smearing(10, smearing_cov=((1.0, 2.0), (2.0, 1.0)))
+    with pytest.raises(ValueError, match="process"):
+        make_dijet_calibration(10, process="ttbar")

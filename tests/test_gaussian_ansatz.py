@@ -96,6 +96,29 @@ def test_truth_only_weights_change_the_prior_not_the_calibration(gaussian_fit):
     assert np.max(np.abs(shift)) > 0.4
 
 
+def test_weights_that_change_the_response_move_the_calibration():
+    # w = exp(0.25 (x - z)) turns the response N(z, 2^2) into N(z + 1, 2^2) for every z (the tilt
+    # of a Gaussian; the normalization does not depend on z): the weighted calibration is x - 1,
+    # which the unweighted x misses by 1.
+    data = make_gaussian_smearing(30_000, random_state=16)
+    tilt = np.exp(0.25 * (data.X[:, 0] - data.z))
+    cal = _calibrator().fit(data.X, data.z, sample_weight=tilt)
+    grid = np.linspace(-1.0, 3.0, 9)  # the bulk of x under the weights, x ~ N(1, 5)
+    np.testing.assert_allclose(cal.predict(grid[:, None]), grid - 1.0, atol=0.3)
+
+
+def test_zero_weights_are_dropped():
+    data = make_gaussian_smearing(2000, random_state=17)
+    weight = np.zeros(2000)
+    weight[:40] = 1.0  # 2% of the events: most shuffled pairs of a batch would weigh zero
+    cal = _calibrator(max_epochs=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cal.fit(data.X, data.z, sample_weight=weight)
+    assert np.all(np.isfinite(cal.predict(data.X)))
+    assert np.isfinite(cal.score(data.X, data.z, sample_weight=weight))
+
+
 def test_offset_and_truth_dependent_width():
     # x | z ~ N(z + 0.5, (1 + 0.2|z|)^2). The maximum-likelihood estimate inverts the offset, and
     # the widening pulls it towards z = 0 by about s ds/dz (0.2-0.3 here): compare with the exact
@@ -202,6 +225,21 @@ def test_curvature_is_negative_definite_for_any_parameters():
         assert torch.all(at_max >= moved)
 
 
+def test_d_weight_falls_linearly_during_the_warm_up():
+    from skhep_reweight.calibrate._gaussian_ansatz import _AnnealD
+
+    class _Net:  # what the callback reads: the history length and the module's buffer
+        history: list = []
+        module_ = GaussianAnsatzNetwork(1, 1, (4,), use_d=True)
+
+    net, callback, seen = _Net(), _AnnealD(4), []
+    for _ in range(4):
+        net.history.append({})  # skorch appends the epoch's row before on_epoch_begin
+        callback.on_epoch_begin(net)
+        seen.append(float(net.module_.d_weight))
+    assert seen == [1.0, 0.75, 0.5, 0.25]
+
+
 def test_d_warmup_ends_with_d_switched_off():
     data = make_gaussian_smearing(4000, random_state=9)
     cal = _calibrator(d_anneal_epochs=3, max_epochs=5).fit(data.X, data.z)
@@ -286,12 +324,17 @@ def test_bad_input_raises_clear_errors():
         fitted.log_likelihood(X, z[:-1])
 
 
-def test_log_likelihood_peaks_at_the_estimate(gaussian_fit):
+def test_resolution_is_the_curvature_of_the_learned_log_likelihood(gaussian_fit):
+    # predict's std and the scan of T(x, z) in z go through different code (the covariance's
+    # Cholesky inverse and back-transform vs the forward pass): they must agree.
     _, cal = gaussian_fit
-    x = np.full((41, 1), 1.0)
-    z_scan = np.linspace(-3, 5, 41)
-    t = cal.log_likelihood(x, z_scan)
-    assert z_scan[np.argmax(t)] == pytest.approx(cal.predict([[1.0]])[0], abs=0.2)
+    for x0 in (-2.0, 0.5, 2.0):
+        z_hat, sigma = cal.predict([[x0]], return_std=True)
+        h = 0.05 * sigma[0]
+        t = cal.log_likelihood(np.full((3, 1), x0), z_hat[0] + np.array([-h, 0.0, h]))
+        curvature = (t[0] - 2 * t[1] + t[2]) / h**2
+        assert 1 / np.sqrt(-curvature) == pytest.approx(sigma[0], rel=0.03)
+        assert t[1] >= max(t[0], t[2])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

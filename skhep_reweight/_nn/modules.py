@@ -279,10 +279,10 @@ class GaussianAnsatzNetwork(nn.Module):
     def covariance(self, inputs: torch.Tensor) -> torch.Tensor:
         """-C(x, B(x))^{-1} in the units of z, flattened to shape (n, k * k)."""
         x = self.x_standardize(inputs[:, : self.n_features])
-        L = self.cholesky(x, self.b(x))
+        L = self.cholesky(x, self.b(x)).double()  # inverted in float64: P can be ill-conditioned
         eye = torch.eye(self.n_targets, dtype=L.dtype, device=L.device)
         precision = L @ L.transpose(1, 2) + self.min_precision * eye
         cov = torch.cholesky_inverse(torch.linalg.cholesky(precision))
-        scale = self.z_standardize.scale
+        scale = self.z_standardize.scale.double()
         cov = cov * scale[:, None] * scale[None, :]
-        return cov.reshape(cov.shape[0], -1)
+        return cov.reshape(cov.shape[0], -1).to(x.dtype)

@@ -125,8 +125,9 @@ class DonskerVaradhanNet(WeightedNet):
         shuffled = torch.cat([inputs[:, :n_x], inputs[perm, n_x:]], dim=1)
         t_marginal = self.module_(shuffled)
         w_marginal = None if w is None else w * w[perm]
-        if w is not None and not bool(w.sum() > 0):
-            # A batch of zero-weight events holds no information (and would give 0/0).
+        if w is not None and not bool(w_marginal.sum() > 0):
+            # No shuffled pair with two non-zero weights: the second term is log(0/0) and the
+            # batch says nothing about it (estimators drop zero-weight events to avoid this).
             return (y_pred * 0).sum()
         return -donsker_varadhan_bound(y_pred, t_marginal, w, w_marginal)
 

@@ -84,8 +84,10 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         \mathrm{Cov}[\hat z](x) = -C(x, B(x))^{-1}
         \quad (\Sigma = (-C)^{-1/2} \text{ for one target}).
 
-    Because :math:`C` may depend on :math:`z`, the ansatz can represent any log-likelihood with a
-    unique maximum; the Gaussian is only the local shape at the maximum. In each batch the first
+    Because :math:`C` may depend on :math:`z`, the ansatz can represent any smooth log-likelihood
+    with a unique maximum, non-zero curvature there, and tails that fall at least like
+    :math:`\delta u^2/2`; the Gaussian is only the local shape at the maximum (a cusp, or heavier
+    tails, are approximated). In each batch the first
     expectation runs over the events as they are, the second over the same events with :math:`z`
     shuffled among them; :math:`\log\mathbb{E}[e^T]` is a log-sum-exp, which never overflows.
 
@@ -100,9 +102,10 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
     learning_rate : float, default=3e-3
         AdamW learning rate (cut by 0.3 when the validation bound stalls).
     batch_size : int, default=1024
-        Events per batch. The product-of-marginals term pairs events within a batch, so very
-        small batches make the bound (and its gradient) noisy.
+        Events per batch (at least 2). The product-of-marginals term pairs events within a
+        batch, so very small batches make the bound (and its gradient) noisy.
     max_epochs : int, default=100
+        Epochs of the main training (the ``d_anneal_epochs`` of the warm-up come on top).
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the events, stop after ``n_iter_no_change`` epochs
         without improvement of the validation bound and keep the best epoch's network.
@@ -113,7 +116,8 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
     d_anneal_epochs : int, default=0
         Warm-up epochs with the D term, its weight falling linearly from one to zero; the
         training proper then runs with D switched off. 0 (the default) never builds D, as in the
-        Gaussian example of [1]_ ("The D network is set to zero by hand").
+        Gaussian example of [1]_ ("The D network is set to zero by hand"). The warm-up has no
+        validation split: it sees every event, including those the main training later holds out.
     min_precision : float, default=1e-4
         The smallest curvature :math:`-C` in units of the standardized targets. It keeps
         :math:`C` invertible and bounds the resolution by :math:`1/\sqrt{\text{min\_precision}}`
@@ -134,7 +138,8 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
     n_targets_ : int
         Number of truth targets.
     train_bound_ : float
-        The Donsker-Varadhan bound (nats) on the training events after fitting.
+        The Donsker-Varadhan bound (nats) after fitting, on all the events given to ``fit``
+        (the validation split included).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When X is a DataFrame with string column names.
@@ -149,8 +154,9 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
     :func:`skhep_reweight.datasets.make_gaussian_smearing`).
 
     *Event weights.* The first term of the bound is the weighted mean over events; a shuffled
-    pair carries the product of its two events' weights. Weights that depend on the truth only
-    (a physics process, a cross-section) change the prior and so, asymptotically, nothing. The
+    pair carries the product of its two events' weights; zero-weight events are dropped. Weights
+    that depend on the truth only (a physics process, a cross-section) change the prior and so,
+    asymptotically, nothing. The
     bound takes the logarithm of a weighted mean of :math:`e^T`, which is undefined for a
     negative mean, so negative weights raise a ValueError: drop the events or pass their absolute
     values (for truth-only weights that changes only the prior).
@@ -190,6 +196,7 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         **NETWORK_PARAMETER_CONSTRAINTS,
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
         "d_anneal_epochs": [Interval(Integral, 0, None, closed="left")],
         "min_precision": [Interval(Real, 0, None, closed="neither")],
     }
@@ -256,7 +263,15 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         self._single_target = z.ndim == 1
         Z = z.reshape(len(z), -1).astype(np.float64)
         weight = _check_non_negative(sample_weight, X.shape[0])
-        weight = weight / weight.mean()
+        # Zero-weight events contribute nothing to either term; dropping them keeps every shuffled
+        # pair of a batch informative.
+        keep = weight > 0
+        X, Z, weight = X[keep], Z[keep], weight[keep] / weight[keep].mean()
+        if X.shape[0] < 2:
+            raise ValueError(
+                f"GaussianAnsatzCalibrator needs at least 2 events of non-zero weight, got "
+                f"{X.shape[0]}"
+            )
         self.n_targets_ = Z.shape[1]
         self.__dict__.pop("net_", None)
 
@@ -435,7 +450,8 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         if X.shape[0] < 2:
             raise ValueError(f"score needs at least 2 samples, got n_samples = {X.shape[0]}")
         weight = _check_non_negative(sample_weight, X.shape[0])
-        return self._bound(X, Z, weight, n_permutations=_SCORE_PERMUTATIONS)
+        keep = weight > 0
+        return self._bound(X[keep], Z[keep], weight[keep], n_permutations=_SCORE_PERMUTATIONS)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
