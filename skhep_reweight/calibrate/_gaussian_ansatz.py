@@ -6,7 +6,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.special import logsumexp
+import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval
@@ -19,13 +19,14 @@ from .._nn import (
     DonskerVaradhanNet,
     GaussianAnsatzNetwork,
     derive_seeds,
+    donsker_varadhan_bound,
     network_options,
     predict_network,
     standardization_stats,
 )
 from .._nn.net import train_network
 from .._nn.params import check_hidden_layer_sizes
-from .._validation import check_event_weights
+from .._validation import as_finite_array, check_event_weights
 
 __all__ = ["GaussianAnsatzCalibrator"]
 
@@ -255,23 +256,9 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         X, z = validate_data(
             self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32]
         )
-        if X.shape[0] < 2:
-            raise ValueError(
-                f"GaussianAnsatzCalibrator needs at least 2 samples (events are paired with "
-                f"each other's targets), got n_samples = {X.shape[0]}"
-            )
         self._single_target = z.ndim == 1
-        Z = z.reshape(len(z), -1).astype(np.float64)
-        weight = _check_non_negative(sample_weight, X.shape[0])
-        # Zero-weight events contribute nothing to either term; dropping them keeps every shuffled
-        # pair of a batch informative.
-        keep = weight > 0
-        X, Z, weight = X[keep], Z[keep], weight[keep] / weight[keep].mean()
-        if X.shape[0] < 2:
-            raise ValueError(
-                f"GaussianAnsatzCalibrator needs at least 2 events of non-zero weight, got "
-                f"{X.shape[0]}"
-            )
+        X, Z, weight = _weighted_events(X, z, sample_weight)
+        weight = weight / weight.mean()
         self.n_targets_ = Z.shape[1]
         self.__dict__.pop("net_", None)
 
@@ -291,38 +278,34 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         }
         inputs = np.hstack([X, Z])
         warmup_seed, train_seed = derive_seeds(self.random_state, 2)
-        options = network_options(self)
-        if self.d_anneal_epochs > 0:
-            warmup = train_network(
+
+        def train(seed, **overrides):
+            # criterion: DonskerVaradhanNet computes its own loss, skorch only needs a module
+            return train_network(
                 GaussianAnsatzNetwork,
                 module_kwargs,
                 nn.Identity,
                 inputs,
                 None,
                 weight,
-                **{**options, "max_epochs": self.d_anneal_epochs, "early_stopping": False},
-                seed=warmup_seed,
+                **{**network_options(self), **overrides},
+                seed=seed,
                 stratify=False,
                 net_class=DonskerVaradhanNet,
+            )
+
+        if self.d_anneal_epochs > 0:
+            warmup = train(
+                warmup_seed,
+                max_epochs=self.d_anneal_epochs,
+                early_stopping=False,
                 callbacks=[("anneal_d", _AnnealD(self.d_anneal_epochs))],
                 desc="Gaussian Ansatz (D warm-up)",
             )
             state = {k: v.detach().cpu().clone() for k, v in warmup.module_.state_dict().items()}
             state["d_weight"].zero_()
             module_kwargs["init_state"] = state
-        self.net_ = train_network(
-            GaussianAnsatzNetwork,
-            module_kwargs,
-            nn.Identity,
-            inputs,
-            None,
-            weight,
-            **options,
-            seed=train_seed,
-            stratify=False,
-            net_class=DonskerVaradhanNet,
-            desc="Gaussian Ansatz",
-        )
+        self.net_ = train(train_seed, desc="Gaussian Ansatz")
         self.net_.module_.d_weight.zero_()
         self.train_bound_, error = self._bound(X, Z, weight, n_permutations=1, with_error=True)
         self._check_training(error)
@@ -403,15 +386,13 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         return predict_network(self.net_, inputs)[:, 0]
 
     def _targets(self, z, n_samples: int) -> np.ndarray:
-        Z = np.asarray(z, dtype=np.float64)
+        Z = as_finite_array(z, "z")
         Z = Z.reshape(len(Z), -1) if Z.ndim == 1 and self.n_targets_ == 1 else Z
         if Z.ndim != 2 or Z.shape != (n_samples, self.n_targets_):
             raise ValueError(
                 f"the targets must have shape ({n_samples}, {self.n_targets_}) (one row per "
                 f"row of X), got {np.shape(z)}"
             )
-        if not np.all(np.isfinite(Z)):
-            raise ValueError("z contains NaN or infinite values")
         return Z
 
     def _bound(self, X, Z, weight, n_permutations: int, with_error: bool = False):
@@ -419,9 +400,6 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         error of its first term, from the weighted spread of T over the events)."""
         inputs = np.hstack([X, Z])
         t_joint = predict_network(self.net_, inputs)[:, 0]
-        joint = float(np.sum(weight * t_joint) / np.sum(weight))
-        n_eff = np.sum(weight) ** 2 / np.sum(weight**2)
-        error = float(np.sqrt(np.average((t_joint - joint) ** 2, weights=weight) / n_eff))
         rng = np.random.RandomState(_SCORE_SEED)
         n_x = X.shape[1]
         t_marginal, w_marginal = [], []
@@ -430,10 +408,18 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
             inputs[:, n_x:] = Z[perm]
             t_marginal.append(predict_network(self.net_, inputs)[:, 0])
             w_marginal.append(weight * weight[perm])
-        t_marginal, w_marginal = np.concatenate(t_marginal), np.concatenate(w_marginal)
-        log_mean = logsumexp(t_marginal, b=w_marginal) - np.log(np.sum(w_marginal))
-        bound = joint - float(log_mean)
-        return (bound, error) if with_error else bound
+        bound = float(
+            donsker_varadhan_bound(
+                *(torch.from_numpy(a) for a in (t_joint, np.concatenate(t_marginal))),
+                torch.from_numpy(weight),
+                torch.from_numpy(np.concatenate(w_marginal)),
+            )
+        )
+        if not with_error:
+            return bound
+        joint = np.average(t_joint, weights=weight)
+        n_eff = np.sum(weight) ** 2 / np.sum(weight**2)
+        return bound, float(np.sqrt(np.average((t_joint - joint) ** 2, weights=weight) / n_eff))
 
     def score(self, X, y, sample_weight=None) -> float:
         """The Donsker-Varadhan bound on the mutual information of (X, z), in nats.
@@ -446,12 +432,8 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        Z = self._targets(y, X.shape[0])
-        if X.shape[0] < 2:
-            raise ValueError(f"score needs at least 2 samples, got n_samples = {X.shape[0]}")
-        weight = _check_non_negative(sample_weight, X.shape[0])
-        keep = weight > 0
-        return self._bound(X[keep], Z[keep], weight[keep], n_permutations=_SCORE_PERMUTATIONS)
+        X, Z, weight = _weighted_events(X, self._targets(y, X.shape[0]), sample_weight)
+        return self._bound(X, Z, weight, n_permutations=_SCORE_PERMUTATIONS)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -460,6 +442,23 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         tags.regressor_tags.poor_score = True  # score is a bound in nats, not an R²
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _weighted_events(X, z, sample_weight):
+    """Validated weights, and the events of non-zero weight (at least two) with their targets.
+
+    Zero-weight events contribute nothing to either term of the bound; dropping them keeps every
+    shuffled pair of a batch informative.
+    """
+    weight = _check_non_negative(sample_weight, X.shape[0])
+    keep = weight > 0
+    if keep.sum() < 2:
+        raise ValueError(
+            f"GaussianAnsatzCalibrator needs at least 2 samples of non-zero weight (events are "
+            f"paired with each other's targets), got n_samples = {int(keep.sum())}"
+        )
+    Z = np.asarray(z, dtype=np.float64).reshape(X.shape[0], -1)
+    return X[keep], Z[keep], weight[keep]
 
 
 def _check_non_negative(sample_weight, n_samples: int) -> np.ndarray:
