@@ -68,22 +68,25 @@ def check_event_weights(sample_weight, n_samples: int, name: str = "sample_weigh
     return w
 
 
-def check_binary_labels(y) -> tuple[np.ndarray, np.ndarray]:
+def check_binary_labels(
+    y, kind: str = "a reweighter", roles: tuple[str, str] = ("source", "target")
+) -> tuple[np.ndarray, np.ndarray]:
     """The two classes of ``y`` (sorted) and ``y`` encoded as 0 (first class) / 1 (second class).
 
-    Raises a ValueError mentioning "class" when ``y`` holds one class or more than two.
+    Raises a ValueError mentioning "class" when ``y`` holds one class or more than two; the
+    message names the estimator ``kind`` and the ``roles`` of the two classes.
     """
     check_classification_targets(y)
     classes, encoded = np.unique(y, return_inverse=True)
     if classes.size < 2:
         raise ValueError(
-            f"y holds only one class ({classes[0]!r}); a reweighter needs both the source "
-            "(y == 0) and the target (y == 1) class"
+            f"y holds only one class ({classes[0]!r}); {kind} needs both the {roles[0]} "
+            f"(y == 0) and the {roles[1]} (y == 1) class"
         )
     if classes.size > 2:
         raise ValueError(
-            f"Only binary classification is supported. y holds {classes.size} classes; a "
-            "reweighter separates two: y == 0 for the source sample, y == 1 for the target"
+            f"Only binary classification is supported. y holds {classes.size} classes; {kind} "
+            f"takes two: y == 0 for the {roles[0]} sample, y == 1 for the {roles[1]}"
         )
     return classes, encoded.astype(np.int64)
 

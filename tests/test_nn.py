@@ -6,8 +6,10 @@ import torch
 
 from skhep_reweight._nn import (
     MLP,
+    AlternatingNet,
     BatchIterator,
     BinaryCrossEntropyPerEvent,
+    CosineDecay,
     EventDataset,
     StratifiedSplit,
     WeightedNet,
@@ -245,3 +247,79 @@ def test_seeded_context_restores_state():
     np.testing.assert_array_equal(after.numpy(), expected.numpy())
     with seeded(42):
         np.testing.assert_array_equal(torch.rand(3).numpy(), inside.numpy())
+
+
+class _TwoPlayers(torch.nn.Module):
+    """A primary parameter p chasing the critic's q, which chases the mean of the batch."""
+
+    def __init__(self, n_inputs=1):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.tensor(0.0))
+        self.q = torch.nn.Parameter(torch.tensor(0.0))
+        self.calls = {"critic": 0, "primary": 0, "constrain": 0}
+
+    def primary_parameters(self):
+        return [("p", self.p)]
+
+    def critic_parameters(self):
+        return [("q", self.q)]
+
+    def critic_loss(self, X, y, w):
+        self.calls["critic"] += 1
+        return (self.q - X.mean()) ** 2
+
+    def primary_loss(self, X, y, w):
+        self.calls["primary"] += 1
+        return (self.p - self.q.detach()) ** 2
+
+    def value(self, X, y, w):
+        return (self.p - X.mean()) ** 2
+
+    def constrain(self):
+        self.calls["constrain"] += 1
+
+    def forward(self, X):
+        return X[:, :1] * 0 + self.p
+
+
+def _train_two_players(**kwargs):
+    X = np.full((640, 1), 3.0)
+    options = {**FAST, "max_epochs": 3, "learning_rate": 0.1}
+    return train_network(
+        _TwoPlayers,
+        {},
+        torch.nn.Identity,
+        X,
+        np.zeros(640),
+        None,
+        **options,
+        seed=0,
+        net_class=AlternatingNet,
+        lr_decay=False,
+        **kwargs,
+    )
+
+
+def test_alternating_net_steps_each_player_with_its_own_optimizer():
+    net = _train_two_players(n_critic=4)
+    calls = net.module_.calls
+    # 10 batches an epoch, 3 epochs: 30 critic steps, a primary step on batches 1, 5, 9, ...
+    assert calls["critic"] == 30
+    assert calls["primary"] == 8
+    assert calls["constrain"] == 38  # after every optimizer step
+    assert len(net.history[-1, "batches"]) == 10
+    assert "critic_loss" in net.history[-1, "batches", 0]
+    assert net.module_.q.item() > 2.0  # the critic converged towards the batch mean
+    assert 0.5 < net.module_.p.item() < net.module_.q.item()  # the primary follows, slower
+    # a zero learning rate for the critic freezes q alone
+    frozen = _train_two_players(n_critic=1, critic_optimizer__lr=0.0)
+    assert frozen.module_.q.item() == 0.0
+    assert frozen.module_.p.item() == 0.0  # chasing q = 0 from 0
+    assert frozen.critic_optimizer_.param_groups[0]["lr"] == 0.0
+    assert frozen.optimizer_.param_groups[0]["lr"] == 0.1
+
+
+def test_cosine_decay_cuts_every_optimizer_to_zero():
+    net = _train_two_players(n_critic=2, callbacks=[("cosine", CosineDecay(3))])
+    assert net.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    assert net.critic_optimizer_.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)

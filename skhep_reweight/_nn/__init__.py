@@ -3,13 +3,15 @@
 - :mod:`.modules`: the MLP built from ``hidden_layer_sizes``/``activation``, input standardization.
 - :mod:`.losses`: per-event losses.
 - :mod:`.data`: events with their weights as tensors, the batch iterator, the validation split.
-- :mod:`.net`: the weighted skorch net, :func:`train_network` and :func:`predict_network`.
-- :mod:`.callbacks`: progress bar and divergence guard.
+- :mod:`.net`: the weighted skorch net, the two-player net (:class:`AlternatingNet`),
+  :func:`train_network` and :func:`predict_network`.
+- :mod:`.callbacks`: progress bar, divergence guard, cosine learning-rate decay.
+- :mod:`.transport`: input-convex potentials and the min-max optimal-transport objective.
 - :mod:`.seeding`: seeds from ``random_state``, device choice.
 - :mod:`.params`: the flat network parameters every neural estimator shares.
 """
 
-from .callbacks import EpochProgressBar, StopOnNonFiniteLoss
+from .callbacks import CosineDecay, EpochProgressBar, StopOnNonFiniteLoss
 from .data import BatchIterator, EventDataset, StratifiedSplit
 from .losses import (
     BinaryCrossEntropyPerEvent,
@@ -27,6 +29,7 @@ from .modules import (
 )
 from .net import (
     PREDICT_BATCH_SIZE,
+    AlternatingNet,
     DonskerVaradhanNet,
     WeightedNet,
     predict_network,
@@ -34,9 +37,15 @@ from .net import (
 )
 from .params import NETWORK_PARAMETER_CONSTRAINTS, network_options
 from .seeding import derive_seeds, resolve_device, seeded
+from .transport import CONVEX_ACTIVATIONS, ConvexPotential, TransportPotentials
 
 __all__ = [
     "ACTIVATIONS",
+    "AlternatingNet",
+    "CONVEX_ACTIVATIONS",
+    "ConvexPotential",
+    "CosineDecay",
+    "TransportPotentials",
     "MLP",
     "DonskerVaradhanNet",
     "GaussianAnsatzNetwork",

@@ -6,7 +6,7 @@ import math
 
 from skorch.callbacks import Callback
 
-__all__ = ["EpochProgressBar", "StopOnNonFiniteLoss"]
+__all__ = ["CosineDecay", "EpochProgressBar", "StopOnNonFiniteLoss"]
 
 
 class EpochProgressBar(Callback):
@@ -58,3 +58,28 @@ class StopOnNonFiniteLoss(Callback):
                 f"the training loss became {loss} at epoch {len(net.history)}; lower "
                 "learning_rate, check the inputs and sample weights for extreme values"
             )
+
+
+class CosineDecay(Callback):
+    """Cut the learning rate of every optimizer of the net along a half cosine, from its initial
+    value at the first epoch to zero after ``total`` epochs.
+
+    For two-player training (:class:`~skhep_reweight._nn.net.AlternatingNet`): at a constant
+    learning rate the players keep circling the saddle point, and the fitted map changes by its
+    full statistical precision from one epoch to the next; the decay lets them settle.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.initial_ = {
+            name: [group["lr"] for group in getattr(net, name + "_").param_groups]
+            for name in net._optimizers
+        }
+
+    def on_epoch_end(self, net, **kwargs):
+        factor = 0.5 * (1.0 + math.cos(math.pi * min(len(net.history), self.total) / self.total))
+        for name, rates in self.initial_.items():
+            for group, lr in zip(getattr(net, name + "_").param_groups, rates, strict=True):
+                group["lr"] = lr * factor

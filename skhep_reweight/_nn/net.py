@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from .callbacks import EpochProgressBar, StopOnNonFiniteLoss
@@ -28,6 +29,7 @@ from .seeding import derive_seeds, resolve_device, seeded
 
 __all__ = [
     "PREDICT_BATCH_SIZE",
+    "AlternatingNet",
     "DonskerVaradhanNet",
     "WeightedNet",
     "predict_network",
@@ -132,6 +134,93 @@ class DonskerVaradhanNet(WeightedNet):
         return -donsker_varadhan_bound(y_pred, t_marginal, w, w_marginal)
 
 
+class AlternatingNet(WeightedNet):
+    r"""Two players trained in turn, each with its own optimizer: min-max and adversarial
+    objectives (optimal-transport potentials, a generator and its discriminator).
+
+    The module provides the two players and their losses:
+
+    - ``primary_parameters()`` and ``critic_parameters()``: named parameters of each player;
+      ``optimizer_`` (``optimizer``, ``lr``, ``optimizer__*``) trains the first,
+      ``critic_optimizer_`` (``critic_optimizer``, ``critic_optimizer__*``; its learning rate
+      defaults to ``lr``) the second;
+    - ``critic_loss(X, y, w)`` and ``primary_loss(X, y, w)``: the loss each player lowers on a
+      batch; ``value(X, y, w)``: the validation loss (early stopping monitors it);
+    - ``constrain()``, optional: run after every optimizer step (weight clipping, or keeping
+      the weights of an input-convex network non-negative).
+
+    Every batch takes one critic step; batches 1, 1 + ``n_critic``, 1 + 2 ``n_critic``, ...
+    (counted over the whole training) also take one primary step, on the same batch after the
+    critic's, so the critic sees ``n_critic`` fresh batches per primary update. The recorded
+    training loss is the primary loss of the last primary step; ``critic_loss`` is recorded per
+    batch. Input gradients stay available in validation (the players may be gradients of
+    potentials).
+    """
+
+    prefixes_ = [*WeightedNet.prefixes_, "critic_optimizer"]
+
+    def __init__(self, *args, n_critic: int = 1, critic_optimizer=torch.optim.AdamW, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.n_critic = n_critic
+        self.critic_optimizer = critic_optimizer
+
+    def initialize_optimizer(self, triggered_directly=None):
+        args, kwargs = self.get_params_for_optimizer("optimizer", self.module_.primary_parameters())
+        self.optimizer_ = self.optimizer(*args, **kwargs)
+        args, kwargs = self.get_params_for_optimizer(
+            "critic_optimizer", self.module_.critic_parameters()
+        )
+        self.critic_optimizer_ = self.critic_optimizer(*args, **kwargs)
+        # skorch registers an optimizer it does not know of when it is assigned; this one is
+        # declared in prefixes_ (so that critic_optimizer__* arguments are accepted), so it is
+        # registered by hand: zero_grad, the virtual parameters and the learning-rate callbacks
+        # find it in _optimizers, and unpickling on a CPU-only machine in the CUDA-dependent list
+        if "critic_optimizer" not in self._optimizers:
+            self._optimizers = [*self._optimizers, "critic_optimizer"]
+        if "critic_optimizer_" not in self.cuda_dependent_attributes_:
+            self.cuda_dependent_attributes_ = [
+                *self.cuda_dependent_attributes_,
+                "critic_optimizer_",
+            ]
+        self.n_steps_ = 0
+        self.primary_loss_ = None
+        return self
+
+    def _step(self, optimizer, loss_fn, *inputs):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(*inputs)
+        loss.backward()
+        optimizer.step()
+        constrain = getattr(self.module_, "constrain", None)
+        if constrain is not None:
+            constrain()
+        return loss.detach()
+
+    def _unpack(self, batch):
+        Xi, yi = unpack_data(batch)
+        X = to_tensor(Xi["X"], device=self.device)
+        w = Xi.get("w")
+        w = torch.ones(X.shape[0], device=X.device) if w is None else to_tensor(w, self.device)
+        y = None if yi is None else to_tensor(yi, device=self.device)
+        return X, y, w
+
+    def train_step(self, batch, **fit_params):
+        self._set_training(True)
+        inputs = self._unpack(batch)
+        critic = self._step(self.critic_optimizer_, self.module_.critic_loss, *inputs)
+        self.history.record_batch("critic_loss", critic.item())
+        if self.n_steps_ % self.n_critic == 0:
+            self.primary_loss_ = self._step(self.optimizer_, self.module_.primary_loss, *inputs)
+        self.n_steps_ += 1
+        return {"loss": self.primary_loss_, "y_pred": None}
+
+    def validation_step(self, batch, **fit_params):
+        self._set_training(False)
+        with torch.enable_grad():
+            loss = self.module_.value(*self._unpack(batch)).detach()
+        return {"loss": loss, "y_pred": None}
+
+
 def train_network(
     module: type[torch.nn.Module],
     module_kwargs: dict,
@@ -156,6 +245,7 @@ def train_network(
     net_class: type[WeightedNet] = WeightedNet,
     callbacks: list | None = None,
     desc: str = "training",
+    lr_decay: bool = True,
     **net_kwargs,
 ) -> WeightedNet:
     """Build and fit a :class:`WeightedNet`.
@@ -196,6 +286,9 @@ def train_network(
         Extra callbacks of the method.
     desc : str
         Label of the progress bar.
+    lr_decay : bool, default=True
+        Cut the learning rate when the validation loss stalls (only with early stopping; a
+        two-player net's second optimizer is never cut, so two-player methods pass False).
     **net_kwargs
         Further skorch arguments of ``net_class`` (a second optimizer, its parameters, ...).
 
@@ -225,6 +318,7 @@ def train_network(
                 ),
             )
         )
+    if use_validation and lr_decay:
         all_callbacks.append(
             (
                 "lr_decay",
