@@ -9,7 +9,9 @@ from skhep_reweight.datasets import (
     RELATIVE_EIGENVALUE_RANGE,
     SOURCE_EIGENVALUE_RANGE,
     gaussian_density_ratio,
+    gaussian_transport_map,
     make_auxiliary_response,
+    make_conditional_discriminant,
     make_conditional_gaussians,
     make_conditional_response,
     make_correlated_gaussians,
@@ -17,7 +19,9 @@ from skhep_reweight.datasets import (
     make_dijet_calibration,
     make_gaussian_reweighting,
     make_gaussian_smearing,
+    make_gaussian_transport,
     make_parametrized_gaussian,
+    make_smearing_mismodeling,
 )
 
 # Pull (in standard errors) allowed between a weighted estimate and its exact value.
@@ -509,3 +513,57 @@ def test_correlated_smearing_and_auxiliary_response():
         make_correlated_smearing(10, smearing_cov=((1.0, 2.0), (2.0, 1.0)))
     with pytest.raises(ValueError, match="process"):
         make_dijet_calibration(10, process="ttbar")
+
+
+# ------------------------------------------------------------------------ transport problems
+def test_gaussian_transport_map_pushes_the_simulation_onto_the_data():
+    data = make_gaussian_transport(200_000, random_state=0)
+    A = data.matrix
+    np.testing.assert_allclose(A, A.T)
+    assert np.linalg.eigvalsh(A).min() > 0  # the gradient of a convex potential
+    np.testing.assert_allclose(A @ data.cov_sim @ A, data.cov_data, atol=1e-12)
+    moved = data.transport_map(data.X[data.y == 0])
+    np.testing.assert_allclose(moved.mean(0), data.mean_data, atol=0.01)
+    np.testing.assert_allclose(np.cov(moved.T), data.cov_data, atol=0.01)
+    sim = data.X[data.y == 0]
+    assert np.mean(np.sum((moved - sim) ** 2, axis=1)) == pytest.approx(data.w2_squared, rel=0.01)
+    np.testing.assert_allclose(data.inverse_map(moved), sim, atol=1e-10)
+    # among linear maps onto the data, the optimal one moves events the least: a rotated square
+    # root of D S^-1 (also mapping S onto D) costs more
+    R = np.array([[0.0, -1.0], [1.0, 0.0]])
+    other = np.linalg.cholesky(data.cov_data) @ R @ np.linalg.inv(np.linalg.cholesky(data.cov_sim))
+    np.testing.assert_allclose(other @ data.cov_sim @ other.T, data.cov_data, atol=1e-12)
+    other_moved = data.mean_data + (sim - data.mean_sim) @ other.T
+    assert np.mean(np.sum((other_moved - sim) ** 2, axis=1)) > data.w2_squared + 0.1
+
+
+def test_gaussian_transport_map_in_one_dimension_is_eq_42():
+    A, w2 = gaussian_transport_map([1.0], [[4.0]], [-1.0], [[0.25]])
+    assert A[0, 0] == pytest.approx(0.25)
+    assert w2 == pytest.approx(4.0 + 1.5**2)
+    with pytest.raises(ValueError, match="positive definite"):
+        gaussian_transport_map([0.0, 0.0], [[1.0, 2.0], [2.0, 1.0]], [0.0, 0.0], np.eye(2))
+
+
+def test_smearing_mismodeling_eq_44():
+    data = make_smearing_mismodeling(200_000, mu=2.0, epsilon_sim=0.5, epsilon_data=1.0)
+    assert data.alpha == pytest.approx(np.sqrt(2.0 / 1.25))
+    moved = data.transport_map(data.X[data.y == 0, 0])
+    target = data.X[data.y == 1, 0]
+    assert moved.mean() == pytest.approx(target.mean(), abs=0.01)
+    assert moved.std() == pytest.approx(target.std(), abs=0.01)
+    # the map of mu = 0 (eq. 43) leaves mu (alpha - 1) on this sample
+    residual = data.alpha * data.X[data.y == 0, 0].mean() - target.mean()
+    assert residual == pytest.approx(2.0 * (data.alpha - 1.0), abs=0.01)
+
+
+def test_conditional_discriminant_map_closes_in_bins_of_pt():
+    data = make_conditional_discriminant(100_000, random_state=0)
+    sim, target = data.X[data.y == 0], data.X[data.y == 1]
+    moved = data.transport_map(sim)
+    np.testing.assert_array_equal(moved[:, 1], sim[:, 1])
+    for low, high in [(30, 40), (60, 90), (150, 400)]:
+        s = (sim[:, 1] >= low) & (sim[:, 1] < high)
+        t = (target[:, 1] >= low) & (target[:, 1] < high)
+        assert moved[s, 0].mean() == pytest.approx(target[t, 0].mean(), abs=0.004)
+        assert moved[s, 0].std() == pytest.approx(target[t, 0].std(), abs=0.004)

@@ -31,6 +31,16 @@ calibration and resolution, :mod:`._calibration`):
 * :func:`make_dijet_calibration` -- falling QCD and resonant BSM dijet masses with a synthetic
   detector (section V.B).
 
+Transport problems (simulation rows, then data rows, with the exact optimal-transport map,
+:mod:`._transport`):
+
+* :func:`make_gaussian_transport` and :func:`gaussian_transport_map` -- two multivariate normals
+  and the closed-form map :math:`\mu_d + A(x - \mu_s)`;
+* :func:`make_smearing_mismodeling` -- one truth spectrum, two detector resolutions (section IV.B
+  of "Bias and Priors", eqs. 42-44);
+* :func:`make_conditional_discriminant` -- a discriminant whose mismodelling depends on the jet
+  :math:`p_T` (a conditional map).
+
 Conventions
 -----------
 Every maker returns a :class:`sklearn.utils.Bunch` that stacks the two samples:
@@ -120,12 +130,20 @@ from ._gaussian import (
     make_gaussian_reweighting,
     make_parametrized_gaussian,
 )
+from ._transport import (
+    gaussian_transport_map,
+    make_conditional_discriminant,
+    make_gaussian_transport,
+    make_smearing_mismodeling,
+)
 
 __all__ = [
     "RELATIVE_EIGENVALUE_RANGE",
     "SOURCE_EIGENVALUE_RANGE",
     "gaussian_density_ratio",
+    "gaussian_transport_map",
     "make_auxiliary_response",
+    "make_conditional_discriminant",
     "make_conditional_gaussians",
     "make_conditional_response",
     "make_correlated_gaussians",
@@ -133,5 +151,7 @@ __all__ = [
     "make_dijet_calibration",
     "make_gaussian_reweighting",
     "make_gaussian_smearing",
+    "make_gaussian_transport",
     "make_parametrized_gaussian",
+    "make_smearing_mismodeling",
 ]
