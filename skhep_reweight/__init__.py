@@ -40,7 +40,7 @@ Contents
 """
 
 from . import datasets, metrics
-from .calibrate import GaussianAnsatzCalibrator
+from .calibrate import GaussianAnsatzCalibrator, OTCalibrator
 from .reweight import ConditionalReweighter, DCTRReweighter, weights_from_classifier
 
 __version__ = "0.1.0"
@@ -49,6 +49,7 @@ __all__ = [
     "ConditionalReweighter",
     "DCTRReweighter",
     "GaussianAnsatzCalibrator",
+    "OTCalibrator",
     "__version__",
     "datasets",
     "metrics",

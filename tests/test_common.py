@@ -14,11 +14,18 @@ from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skhep_reweight import ConditionalReweighter, DCTRReweighter, GaussianAnsatzCalibrator
+from skhep_reweight import (
+    ConditionalReweighter,
+    DCTRReweighter,
+    GaussianAnsatzCalibrator,
+    OTCalibrator,
+)
 from skhep_reweight.datasets import (
     make_conditional_gaussians,
     make_gaussian_reweighting,
     make_gaussian_smearing,
+    make_gaussian_transport,
+    make_smearing_mismodeling,
 )
 
 _MINIBATCH_REASON = (
@@ -35,6 +42,8 @@ def _expected_failed_checks(estimator):
         return {"check_sample_weight_equivalence_on_dense_data": _MINIBATCH_REASON}
     if isinstance(estimator, GaussianAnsatzCalibrator):
         return {"check_sample_weight_equivalence_on_dense_data": _MINIBATCH_REASON}
+    if isinstance(estimator, OTCalibrator) and estimator.method == "neural":
+        return {"check_sample_weight_equivalence_on_dense_data": _MINIBATCH_REASON}
     return {}
 
 
@@ -49,6 +58,8 @@ ESTIMATORS = [
         random_state=0,
     ),
     GaussianAnsatzCalibrator(max_epochs=30, random_state=0, device="cpu"),
+    OTCalibrator(),
+    OTCalibrator(method="neural", hidden_layer_sizes=(8,), max_epochs=3, random_state=0),
 ]
 
 
@@ -72,6 +83,16 @@ def _conditional_pair():
     return data.X, data.y
 
 
+def _mismodeling_pair():
+    data = make_smearing_mismodeling(400, random_state=0)
+    return data.X, data.y
+
+
+def _transport_pair():
+    data = make_gaussian_transport(200, random_state=0)
+    return data.X, data.y
+
+
 def _smearing_pair():
     data = make_gaussian_smearing(800, random_state=0)
     return data.X, data.z
@@ -92,6 +113,13 @@ INVARIANT_CASES = [
         GaussianAnsatzCalibrator(max_epochs=5, random_state=0, device="cpu"),
         _smearing_pair,
         "predict",
+    ),
+    (OTCalibrator(), _mismodeling_pair, "transform"),
+    (OTCalibrator(method="discrete"), _transport_pair, "transform"),
+    (
+        OTCalibrator(method="neural", max_epochs=3, random_state=0, device="cpu"),
+        _transport_pair,
+        "transform",
     ),
 ]
 

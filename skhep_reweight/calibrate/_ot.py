@@ -1,0 +1,477 @@
+r"""Optimal-transport calibration of simulation to data: :class:`OTCalibrator`."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import ClassifierTags
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+from .._nn.callbacks import CosineDecay
+from .._nn.modules import standardization_stats
+from .._nn.net import AlternatingNet, predict_network, train_network
+from .._nn.params import NETWORK_PARAMETER_CONSTRAINTS, check_hidden_layer_sizes, network_options
+from .._nn.seeding import derive_seeds
+from .._nn.transport import CONVEX_ACTIVATIONS, TransportPotentials
+from .._validation import check_binary_labels, check_event_weights
+from ._exact_transport import ConditionBins, DiscreteMap, QuantileMap
+
+__all__ = ["OTCalibrator"]
+
+# method="auto" solves the exact discrete problem while the cost matrix has at most this many
+# entries (5000 x 5000 events, 200 MB in float64), and trains the neural map above.
+_DISCRETE_MAX_PAIRS = 25_000_000
+
+# Adam's momentum settings of Makkuva et al. for the two players of the min-max problem.
+_ADVERSARIAL_BETAS = (0.5, 0.9)
+
+
+def _pot_available() -> bool:
+    try:
+        import ot  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    r"""Data-based calibration: move simulated events so that their distribution matches data,
+    each event as little as possible (optimal transport with the squared Euclidean cost).
+
+    ``fit(X, y)`` takes simulation (``y == 0``) and data (``y == 1``); ``transform`` moves
+    simulated events through the fitted map :math:`h`, so that :math:`h_\# p_\text{sim} =
+    p_\text{data}`; ``inverse_transform`` applies :math:`h^{-1}`. Conditioning columns
+    (``condition``, for example the jet :math:`p_T`) choose the map without being moved:
+    :math:`x \mapsto h(x \mid c)`.
+
+    Methods (``method``):
+
+    - ``"quantile"``, one moved column: the exact map of eq. (17) of [1]_,
+      :math:`h(x) = P_\text{data}^{-1}(P_\text{sim}(x))`, with both CDFs the piecewise-linear
+      interpolation of the weighted empirical CDF through the mid-points of its steps. Tied
+      values merge into one step (and move together). The map is continuous, strictly increasing
+      and exactly invertible; with equal numbers of equally weighted events it sends the i-th
+      smallest simulated event onto the i-th smallest data event. Outside the fitted range the
+      ``out_of_range`` policy applies.
+    - ``"discrete"``, any number of moved columns, up to a few thousand events: the exact
+      discrete plan :math:`\pi` (POT's ``ot.emd``, an optional dependency) and its barycentric
+      projection :math:`T(x_i) = \sum_j \pi_{ij} y_j / \sum_j \pi_{ij}`; other events move by
+      the inverse-distance-weighted displacement of their ``n_neighbors`` nearest fitted
+      simulated events. ``inverse_transform`` is the barycentric map of the transposed plan.
+    - ``"neural"``, large samples: :math:`h = \nabla_x f(x, c)` with f a partially
+      input-convex network, trained with the min-max objective of Makkuva et al. [2]_ as in
+      Pollard & Windischhofer [3]_ (see :mod:`skhep_reweight._nn.transport`),
+
+      .. math::
+
+          \min_f \max_g\; E_{x \sim \text{sim}}[f(x)]
+          + E_{y \sim \text{data}}\big[\langle y, \nabla g(y)\rangle - f(\nabla g(y))\big],
+
+      with one optimizer for f and one for g (``n_critic`` g steps per f step) and learning
+      rates that fall to zero along a half cosine. The weights that convexity needs
+      non-negative are projected back onto :math:`\ge 0` after every optimizer step. Early
+      stopping (off by default) monitors the semi-dual objective of f alone,
+      :math:`E_\text{sim} f + E_\text{data} f^*`, with the conjugate found by Newton's method.
+      ``inverse_transform`` solves :math:`\nabla f(x) = y` exactly (Newton's method).
+    - ``"auto"`` (default): ``"quantile"`` for one moved column; otherwise ``"discrete"`` when
+      POT is installed and the cost matrix has at most 2.5e7 entries (5000 events a class),
+      ``"neural"`` above. The choice is ``method_``.
+
+    Parameters
+    ----------
+    method : {"auto", "quantile", "discrete", "neural"}, default="auto"
+    condition : int, str, or list of int or str, default=None
+        Conditioning columns (indices, or names when X is a DataFrame); they are passed
+        through unchanged. The exact methods fit one map per cell of ``n_condition_bins``
+        quantile bins of each conditioning column; the neural map depends on them continuously.
+    n_condition_bins : int, default=10
+        Bins per conditioning column for the exact methods (ignored by ``"neural"``).
+    out_of_range : {"shift", "clip", "raise"}, default="shift"
+        ``"quantile"`` only: what happens to an event beyond the fitted range (the extreme
+        quantile levels that both samples cover). ``"shift"`` moves it by the displacement at
+        the nearest end of the range (invertible), ``"clip"`` maps it onto the end's image
+        (then ``inverse_transform`` inverts the map inside the range only), ``"raise"``
+        raises a ValueError.
+    n_neighbors : int, default=5
+        ``"discrete"`` only: fitted events whose displacements move a new event.
+    hidden_layer_sizes : tuple of int, default=(64, 64)
+        ``"neural"``: widths of the convex potentials (and of the conditioning networks).
+    activation : {"softplus", "elu", "leaky_relu", "relu"}, default="softplus"
+        Convex, non-decreasing activations only; softplus keeps the map smooth.
+    learning_rate : float, default=3e-3
+        Learning rate of both players (Adam with betas (0.5, 0.9), as in [2]_).
+    batch_size : int, default=256
+    max_epochs : int, default=100
+        Epochs of training; the learning rates of both players fall to zero along a half cosine
+        over them (at a constant rate the players keep circling the saddle point).
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the events and stop when the semi-dual objective
+        on them has not improved for ``n_iter_no_change`` epochs, keeping the best epoch. Off by
+        default: the objective is flat at the optimum (quadratic in the map's error), so on a
+        finite validation sample it cannot rank maps that differ by less than their statistical
+        precision, and the cosine schedule already ends the training.
+    validation_fraction : float, default=0.2
+    n_iter_no_change : int, default=15
+    weight_decay : float, default=0.0
+    n_critic : int, default=5
+        g updates per f update.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    random_state : int, RandomState instance or None, default=None
+        Seeds the neural training (initialization, split, batches). The exact methods are
+        deterministic.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    method_ : str
+        The method used.
+    maps_ : list
+        Exact methods: the fitted map of every conditioning cell.
+    bins_ : ConditionBins
+        Exact methods: the cells of the conditioning columns.
+    net_ : AlternatingNet
+        ``"neural"``: the fitted net; ``net_.module_`` holds the potentials f and g.
+    condition_ : ndarray of int
+        Indices of the conditioning columns; ``moved_`` those of the moved ones.
+    transport_cost_ : float
+        Weighted mean squared displacement :math:`E_\text{sim}|h(x) - x|^2` of the simulated
+        training events (the squared 2-Wasserstein distance, up to sampling noise, for an
+        optimal map; the conditional one with conditioning columns).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    Notes
+    -----
+    *Prior dependence.* The map depends on the truth spectrum of the samples it was fitted on
+    (eq. 18 of [1]_): fitted where the truth is :math:`\mathcal{N}(0, 1)` and applied where it is
+    :math:`\mathcal{N}(\mu, 1)`, the Gaussian map :math:`\alpha x` leaves the residual
+    :math:`\mu(1 - \alpha)` (eqs. 43, 44); a map derived on QCD dijets overshoots on a
+    resonance (section V.C). Nothing here can remove that: fit the calibration on samples whose
+    truth spectrum matches the one it will be applied to, or use a simulation-based calibration
+    (:class:`~skhep_reweight.GaussianAnsatzCalibrator`).
+
+    *Units.* The cost is the squared Euclidean distance in the units of the moved columns, so
+    the multi-dimensional map depends on their relative scales: give them comparable units.
+    (The neural method standardizes them with one common scale, which keeps the map.)
+
+    *Conditioning.* The conditional objective averages over the conditioning values; it needs
+    the same distribution of c in simulation and data (reweight one to the other first, for
+    example with :class:`~skhep_reweight.DCTRReweighter` on c, and pass the weights).
+
+    *Weights.* ``sample_weight`` weights the empirical distributions. Transport moves
+    probability mass, which must be non-negative: negative weights raise a ValueError (merge
+    them into the positive events nearby first, or reweight with a positive model); zero-weight
+    events are ignored. ``fit_transform(X, y)`` moves every row, the data rows included; the
+    calibrated simulation is ``transform(X[y == 0])``.
+
+    References
+    ----------
+    .. [1] R. Gambhir, B. Nachman, J. Thaler, "Bias and Priors in Machine Learning Calibrations
+           for High Energy Physics", Phys. Rev. D 106, 036011 (2022), arXiv:2205.05084.
+    .. [2] A. Makkuva, A. Taghvaei, S. Oh, J. Lee, "Optimal transport mapping via input convex
+           neural networks", ICML 2020, arXiv:1908.10962.
+    .. [3] C. Pollard, P. Windischhofer, "Transport away your problems: Calibrating stochastic
+           simulations with optimal transport", Nucl. Instrum. Meth. A 1027 (2022) 166119,
+           arXiv:2107.08648.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhep_reweight import OTCalibrator
+    >>> rng = np.random.RandomState(0)
+    >>> sim, data = rng.normal(0.0, 1.0, 5000), rng.normal(1.0, 2.0, 5000)
+    >>> X = np.concatenate([sim, data])[:, None]
+    >>> y = np.repeat([0, 1], 5000)
+    >>> cal = OTCalibrator().fit(X, y)
+    >>> print(cal.method_, np.round(cal.transform([[0.0], [1.0]]).ravel(), 1))
+    quantile [1.  3.1]
+    """
+
+    _parameter_constraints: dict = {
+        **NETWORK_PARAMETER_CONSTRAINTS,
+        "method": [StrOptions({"auto", "quantile", "discrete", "neural"})],
+        "condition": [None, Integral, str, list, tuple, np.ndarray],
+        "n_condition_bins": [Interval(Integral, 1, None, closed="left")],
+        "out_of_range": [StrOptions({"shift", "clip", "raise"})],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(CONVEX_ACTIVATIONS))],
+        "n_critic": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        *,
+        method: str = "auto",
+        condition=None,
+        n_condition_bins: int = 10,
+        out_of_range: str = "shift",
+        n_neighbors: int = 5,
+        hidden_layer_sizes=(64, 64),
+        activation: str = "softplus",
+        learning_rate: float = 3e-3,
+        batch_size: int = 256,
+        max_epochs: int = 100,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.2,
+        n_iter_no_change: int = 15,
+        weight_decay: float = 0.0,
+        n_critic: int = 5,
+        device: str = "auto",
+        random_state=None,
+        verbose: int = 0,
+    ) -> None:
+        self.method = method
+        self.condition = condition
+        self.n_condition_bins = n_condition_bins
+        self.out_of_range = out_of_range
+        self.n_neighbors = n_neighbors
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.weight_decay = weight_decay
+        self.n_critic = n_critic
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y, sample_weight=None) -> OTCalibrator:
+        """Fit the map from the simulation (``y == 0``) to the data (``y == 1``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Simulation and data rows, the conditioning columns included.
+        y : array-like of shape (n_samples,)
+            0 (or the smaller label) for simulation, 1 (the larger) for data.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative event weights with a positive sum in each class.
+
+        Returns
+        -------
+        self : OTCalibrator
+        """
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        X = X.astype(np.float64)
+        self.classes_, y01 = check_binary_labels(
+            y, kind="an optimal-transport calibration", roles=("simulation", "data")
+        )
+        weight = self._check_weights(sample_weight, y01)
+        keep = weight > 0
+        X, y01, weight = X[keep], y01[keep], weight[keep]
+        self.condition_ = self._condition_indices(X.shape[1])
+        self.moved_ = np.setdiff1d(np.arange(X.shape[1]), self.condition_)
+        self.method_ = self._resolve_method(y01)
+        for attribute in ("maps_", "bins_", "net_"):
+            self.__dict__.pop(attribute, None)
+        if self.method_ == "neural":
+            self._fit_neural(X, y01, weight)
+        else:
+            self._fit_exact(X, y01, weight)
+        sim = y01 == 0
+        moved = self._map(X[sim], inverse=False)[:, self.moved_]
+        displacement = ((moved - X[sim][:, self.moved_]) ** 2).sum(axis=1)
+        self.transport_cost_ = float(np.average(displacement, weights=weight[sim]))
+        return self
+
+    def _check_weights(self, sample_weight, y01) -> np.ndarray:
+        weight = check_event_weights(sample_weight, y01.shape[0])
+        if (weight < 0).any():
+            raise ValueError(
+                f"sample_weight holds {int((weight < 0).sum())} negative weights; optimal "
+                "transport moves probability mass, which must be non-negative: merge negative "
+                "weights into nearby positive events first"
+            )
+        for label, name in ((0, "simulation (y == 0)"), (1, "data (y == 1)")):
+            if not weight[y01 == label].sum() > 0:
+                raise ValueError(
+                    f"the sample weights of the {name} sum to zero; each class needs a "
+                    "positive total weight"
+                )
+        return weight
+
+    def _condition_indices(self, n_features: int) -> np.ndarray:
+        condition = self.condition
+        if condition is None:
+            return np.array([], dtype=np.intp)
+        if isinstance(condition, (Integral, str)):
+            condition = [condition]
+        names = list(getattr(self, "feature_names_in_", []))
+        indices = []
+        for column in condition:
+            if isinstance(column, str):
+                if column not in names:
+                    raise ValueError(
+                        f"condition names column {column!r}, which X does not have "
+                        f"(columns: {names if names else 'X has no column names'})"
+                    )
+                indices.append(names.index(column))
+            elif isinstance(column, Integral) and -n_features <= column < n_features:
+                indices.append(int(column) % n_features)
+            else:
+                raise ValueError(
+                    f"condition holds {column!r}, not a column of X (it has {n_features})"
+                )
+        indices = np.array(sorted(set(indices)), dtype=np.intp)
+        if indices.size == n_features:
+            raise ValueError("condition names every column of X; at least one must be moved")
+        return indices
+
+    def _resolve_method(self, y01) -> str:
+        n_moved = self.moved_.size
+        if self.method == "quantile" and n_moved != 1:
+            raise ValueError(
+                f"method='quantile' moves one column, X has {n_moved} columns to move; use "
+                "method='discrete' or 'neural', or name the others in condition"
+            )
+        if self.method != "auto":
+            return self.method
+        if n_moved == 1:
+            return "quantile"
+        n_pairs = int((y01 == 0).sum()) * int((y01 == 1).sum())
+        return "discrete" if n_pairs <= _DISCRETE_MAX_PAIRS and _pot_available() else "neural"
+
+    def _fit_exact(self, X, y01, weight) -> None:
+        C = X[:, self.condition_]
+        self.bins_ = ConditionBins(self.n_condition_bins).fit(C, weight)
+        cells = self.bins_.assign(C)
+        self.maps_ = []
+        for cell in range(int(np.prod(self.bins_.shape))):
+            sim = (cells == cell) & (y01 == 0)
+            data = (cells == cell) & (y01 == 1)
+            if not (sim.any() and data.any()):
+                raise ValueError(
+                    f"{self.bins_.describe(cell)} holds {int(sim.sum())} simulated and "
+                    f"{int(data.sum())} data events; every cell needs events of both: "
+                    "lower n_condition_bins"
+                )
+            if self.method_ == "quantile":
+                column = self.moved_[0]
+                fitted = QuantileMap(self.out_of_range).fit(
+                    X[sim, column], weight[sim], X[data, column], weight[data]
+                )
+            else:
+                fitted = DiscreteMap(self.n_neighbors).fit(
+                    X[sim][:, self.moved_], weight[sim], X[data][:, self.moved_], weight[data]
+                )
+            self.maps_.append(fitted)
+
+    def _fit_neural(self, X, y01, weight) -> None:
+        moved = X[:, self.moved_]
+        w = weight / weight.mean()
+        loc = np.average(moved, axis=0, weights=w)
+        scale = float(np.sqrt(np.average(((moved - loc) ** 2).mean(axis=1), weights=w)))
+        module_kwargs = {
+            "n_moved": self.moved_.size,
+            "n_condition": self.condition_.size,
+            "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
+            "activation": self.activation,
+            "loc": loc,
+            "scale": scale if scale > 0 else 1.0,
+        }
+        if self.condition_.size:
+            c_loc, c_scale = standardization_stats(X[:, self.condition_], w)
+            module_kwargs.update(condition_loc=c_loc, condition_scale=c_scale)
+        (seed,) = derive_seeds(self.random_state, 1)
+        self.net_ = train_network(
+            TransportPotentials,
+            module_kwargs,
+            nn.Identity,
+            self._network_inputs(X),
+            y01.astype(np.float32),
+            w,
+            **network_options(self),
+            seed=seed,
+            net_class=AlternatingNet,
+            desc="OT potentials",
+            callbacks=[("cosine_decay", CosineDecay(self.max_epochs))],
+            lr_decay=False,
+            n_critic=self.n_critic,
+            optimizer__betas=_ADVERSARIAL_BETAS,
+            critic_optimizer__betas=_ADVERSARIAL_BETAS,
+            critic_optimizer__weight_decay=self.weight_decay,
+        )
+
+    def _network_inputs(self, X):
+        return np.hstack([X[:, self.moved_], X[:, self.condition_]])
+
+    # --------------------------------------------------------------- transforming
+    def _map(self, X, inverse: bool) -> np.ndarray:
+        out = np.array(X, dtype=np.float64)
+        if self.method_ == "neural":
+            method = "inverse" if inverse else None
+            moved = predict_network(self.net_, self._network_inputs(X), method=method)
+            failed = np.isnan(moved).any(axis=1)
+            if failed.any():
+                warnings.warn(
+                    f"inverting the neural map did not converge for {int(failed.sum())} of "
+                    f"{len(X)} events (far outside the fitted range?); they are NaN",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+            out[:, self.moved_] = moved
+            return out
+        cells = self.bins_.assign(X[:, self.condition_])
+        for cell in np.unique(cells):
+            rows = cells == cell
+            fitted = self.maps_[cell]
+            apply = fitted.inverse if inverse else fitted.transform
+            if self.method_ == "quantile":
+                out[rows, self.moved_[0]] = apply(X[rows, self.moved_[0]])
+            else:
+                out[np.ix_(rows, self.moved_)] = apply(X[rows][:, self.moved_])
+        return out
+
+    def transform(self, X) -> np.ndarray:
+        """Move simulated events through the fitted map; conditioning columns are unchanged.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_calibrated : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self._map(X, inverse=False)
+
+    def inverse_transform(self, X) -> np.ndarray:
+        """Apply the inverse map: data-like events back to the simulation.
+
+        Exact for ``"quantile"`` (inside the range with ``out_of_range="clip"``) and for
+        ``"neural"`` (Newton's method on :math:`\\nabla f(x) = y`); for ``"discrete"`` the
+        barycentric map of the transposed plan.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self._map(X, inverse=True)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        # y names the two samples (simulation, data); the tag tells scikit-learn's checks to
+        # give two labels, not three
+        tags.classifier_tags = ClassifierTags(multi_class=False)
+        return tags
