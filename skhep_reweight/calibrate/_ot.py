@@ -190,7 +190,7 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     >>> y = np.repeat([0, 1], 5000)
     >>> cal = OTCalibrator().fit(X, y)
     >>> print(cal.method_, np.round(cal.transform([[0.0], [1.0]]).ravel(), 1))
-    quantile [1.  3.1]
+    quantile [1. 3.]
     """
 
     _parameter_constraints: dict = {
