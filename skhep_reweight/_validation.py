@@ -10,6 +10,7 @@ __all__ = [
     "as_finite_array",
     "check_binary_labels",
     "check_event_weights",
+    "check_non_negative_weights",
     "check_samples",
     "check_score_labels",
     "class_balanced_weights",
@@ -66,6 +67,15 @@ def check_event_weights(sample_weight, n_samples: int, name: str = "sample_weigh
     if not np.all(np.isfinite(w)):
         raise ValueError(f"{name} contains NaN or infinite values")
     return w
+
+
+def check_non_negative_weights(sample_weight, n_samples: int, why: str) -> np.ndarray:
+    """:func:`check_event_weights` for a method that cannot take negative weights; ``why``
+    (the method's reason and advice) completes the error message."""
+    weight = check_event_weights(sample_weight, n_samples)
+    if np.any(weight < 0):
+        raise ValueError(f"sample_weight holds {int((weight < 0).sum())} negative values; {why}")
+    return weight
 
 
 def check_binary_labels(

@@ -62,9 +62,6 @@ class QuantileMap:
             self.y_knots_ = np.append(self.y_knots_, self.y_knots_ + 1.0)
         return self
 
-    def transport_cost(self, xs, ws) -> float:
-        return float(np.average((self.transform(xs) - xs) ** 2, weights=ws))
-
     @staticmethod
     def _apply(values, source, target, policy, name):
         out = np.interp(values, source, target)
@@ -122,7 +119,6 @@ class DiscreteMap:
             )
         forward = plan @ xd / plan.sum(axis=1, keepdims=True)
         backward = plan.T @ xs / plan.sum(axis=0)[:, None]
-        self.transport_cost_ = float(np.sum(plan * cost))
         self.forward_ = self._neighbors(xs, forward - xs)
         self.backward_ = self._neighbors(xd, backward - xd)
         return self
@@ -130,9 +126,6 @@ class DiscreteMap:
     def _neighbors(self, points, displacement):
         k = min(self.n_neighbors, len(points))
         return KNeighborsRegressor(n_neighbors=k, weights="distance").fit(points, displacement)
-
-    def transport_cost(self, xs, ws) -> float:
-        return self.transport_cost_
 
     def transform(self, x):
         return x + self.forward_.predict(x)

@@ -26,7 +26,7 @@ from .._nn import (
 )
 from .._nn.net import train_network
 from .._nn.params import check_hidden_layer_sizes
-from .._validation import as_finite_array, check_event_weights
+from .._validation import as_finite_array, check_non_negative_weights
 
 __all__ = ["GaussianAnsatzCalibrator"]
 
@@ -462,14 +462,14 @@ def _weighted_events(X, z, sample_weight):
 
 
 def _check_non_negative(sample_weight, n_samples: int) -> np.ndarray:
-    weight = check_event_weights(sample_weight, n_samples)
-    if np.any(weight < 0):
-        raise ValueError(
-            "sample_weight holds negative values; GaussianAnsatzCalibrator needs non-negative "
-            "weights (the Donsker-Varadhan bound takes the logarithm of a weighted mean of "
-            "exp(T)). Drop those events or pass their absolute values: weights that depend on "
-            "the truth only change the prior, which the calibration does not depend on."
-        )
+    weight = check_non_negative_weights(
+        sample_weight,
+        n_samples,
+        "GaussianAnsatzCalibrator needs non-negative weights (the Donsker-Varadhan bound takes "
+        "the logarithm of a weighted mean of exp(T)). Drop those events or pass their absolute "
+        "values: weights that depend on the truth only change the prior, which the calibration "
+        "does not depend on.",
+    )
     if not weight.sum() > 0:
         raise ValueError("sample_weight sums to zero; at least one event needs a positive weight")
     return weight

@@ -19,7 +19,7 @@ from .._nn.net import AlternatingNet, predict_network, train_network
 from .._nn.params import NETWORK_PARAMETER_CONSTRAINTS, check_hidden_layer_sizes, network_options
 from .._nn.seeding import derive_seeds
 from .._nn.transport import CONVEX_ACTIVATIONS, TransportPotentials
-from .._validation import check_binary_labels, check_event_weights
+from .._validation import check_binary_labels, check_non_negative_weights
 from ._exact_transport import ConditionBins, DiscreteMap, QuantileMap
 
 __all__ = ["OTCalibrator"]
@@ -287,13 +287,12 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return self
 
     def _check_weights(self, sample_weight, y01) -> np.ndarray:
-        weight = check_event_weights(sample_weight, y01.shape[0])
-        if (weight < 0).any():
-            raise ValueError(
-                f"sample_weight holds {int((weight < 0).sum())} negative weights; optimal "
-                "transport moves probability mass, which must be non-negative: merge negative "
-                "weights into nearby positive events first"
-            )
+        weight = check_non_negative_weights(
+            sample_weight,
+            y01.shape[0],
+            "optimal transport moves probability mass, which must be non-negative: merge "
+            "negative weights into nearby positive events first",
+        )
         for label, name in ((0, "simulation (y == 0)"), (1, "data (y == 1)")):
             if not weight[y01 == label].sum() > 0:
                 raise ValueError(
