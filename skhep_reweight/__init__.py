@@ -35,6 +35,8 @@ Contents
   (:mod:`skhep_reweight.reweight`).
 - :class:`GaussianAnsatzCalibrator` (:mod:`skhep_reweight.calibrate`): prior-independent
   maximum-likelihood calibration with its resolution.
+- :class:`WeightedGANUnweighter` (:mod:`skhep_reweight.unweight`): unweighted events from a
+  generative network trained on weighted ones, with hit-or-miss unweighting as the baseline.
 - :mod:`skhep_reweight.datasets`: the papers' synthetic examples with their exact answers.
 - :mod:`skhep_reweight.metrics`: effective sample size, weighted KS distance, two-sample AUC.
 """
@@ -42,6 +44,7 @@ Contents
 from . import datasets, metrics
 from .calibrate import GaussianAnsatzCalibrator, OTCalibrator
 from .reweight import ConditionalReweighter, DCTRReweighter, weights_from_classifier
+from .unweight import WeightedGANUnweighter
 
 __version__ = "0.1.0"
 
@@ -50,6 +53,7 @@ __all__ = [
     "DCTRReweighter",
     "GaussianAnsatzCalibrator",
     "OTCalibrator",
+    "WeightedGANUnweighter",
     "__version__",
     "datasets",
     "metrics",

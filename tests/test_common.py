@@ -19,8 +19,10 @@ from skhep_reweight import (
     DCTRReweighter,
     GaussianAnsatzCalibrator,
     OTCalibrator,
+    WeightedGANUnweighter,
 )
 from skhep_reweight.datasets import (
+    make_camel_back,
     make_conditional_gaussians,
     make_gaussian_reweighting,
     make_gaussian_smearing,
@@ -60,6 +62,7 @@ ESTIMATORS = [
     GaussianAnsatzCalibrator(max_epochs=30, random_state=0, device="cpu"),
     OTCalibrator(),
     OTCalibrator(method="neural", hidden_layer_sizes=(8,), max_epochs=3, random_state=0),
+    WeightedGANUnweighter(hidden_layer_sizes=(8,), max_epochs=3, random_state=0, device="cpu"),
 ]
 
 
@@ -93,6 +96,16 @@ def _transport_pair():
     return data.X, data.y
 
 
+def _camel_events():
+    data = make_camel_back(400, encoding="hybrid", random_state=0)
+    return data.X, None
+
+
+def _sample_like(fitted, X):
+    """A generator's output: as many events as X has rows, from a fixed seed."""
+    return fitted.sample(X.shape[0], random_state=0)
+
+
 def _smearing_pair():
     data = make_gaussian_smearing(800, random_state=0)
     return data.X, data.z
@@ -121,7 +134,16 @@ INVARIANT_CASES = [
         _transport_pair,
         "transform",
     ),
+    (
+        WeightedGANUnweighter(max_epochs=3, random_state=0, device="cpu"),
+        _camel_events,
+        _sample_like,
+    ),
 ]
+
+
+def _output(fitted, method, X):
+    return method(fitted, X) if callable(method) else getattr(fitted, method)(X)
 
 
 @pytest.mark.parametrize(
@@ -132,20 +154,20 @@ INVARIANT_CASES = [
 def test_shared_invariants(estimator, make_data, method):
     X, y = make_data()
     fitted = clone(estimator).fit(X, y)
-    out = getattr(fitted, method)(X)
+    out = _output(fitted, method, X)
     assert out.shape[0] == X.shape[0]
     assert np.all(np.isfinite(out))
     # unit weights are no weights, to the last bit
-    with_ones = clone(estimator).fit(X, y, sample_weight=np.ones(len(y)))
-    np.testing.assert_array_equal(getattr(with_ones, method)(X), out)
+    with_ones = clone(estimator).fit(X, y, sample_weight=np.ones(len(X)))
+    np.testing.assert_array_equal(_output(with_ones, method, X), out)
     # same seed, same result
-    np.testing.assert_array_equal(getattr(clone(estimator).fit(X, y), method)(X), out)
+    np.testing.assert_array_equal(_output(clone(estimator).fit(X, y), method, X), out)
     # clone gives an unfitted copy with the same parameters
     fresh = clone(fitted)
     assert fresh.get_params() == fitted.get_params()
     assert not any(k.endswith("_") and not k.startswith("_") for k in vars(fresh))
     # pickle round trip predicts the same
-    np.testing.assert_array_equal(getattr(pickle.loads(pickle.dumps(fitted)), method)(X), out)
+    np.testing.assert_array_equal(_output(pickle.loads(pickle.dumps(fitted)), method, X), out)
 
 
 def _check_name(check) -> str:

@@ -333,3 +333,22 @@ def test_pot_solver_failure_is_an_error(monkeypatch):
         warnings.simplefilter("ignore", UserWarning)  # POT's own message
         with pytest.raises(RuntimeError, match="stopped before the optimum"):
             OTCalibrator(method="discrete").fit(data.X, data.y)
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
+def test_neural_gpu_training_and_unpickling_on_a_cpu_only_machine(monkeypatch):
+    import torch
+
+    data = make_gaussian_transport(2000, random_state=0)
+    cal = OTCalibrator(method="neural", max_epochs=5, random_state=0, device="cuda")
+    cal.fit(data.X, data.y)
+    assert next(cal.net_.module_.parameters()).is_cuda
+    moved = cal.transform(data.X[:200])
+    blob = pickle.dumps(cal)
+    # unpickle as a machine without CUDA would: both optimizers' states come to the CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(UserWarning, match="CUDA"):
+        on_cpu = pickle.loads(blob)
+    assert on_cpu.net_.device == "cpu"
+    np.testing.assert_allclose(on_cpu.transform(data.X[:200]), moved, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(on_cpu.inverse_transform(moved), data.X[:200], atol=1e-3)

@@ -41,6 +41,17 @@ Transport problems (simulation rows, then data rows, with the exact optimal-tran
 * :func:`make_conditional_discriminant` -- a discriminant whose mismodelling depends on the jet
   :math:`p_T` (a conditional map).
 
+Weighted event samples with their true density (event unweighting, :mod:`._unweighting`):
+
+* :func:`make_camel_back` -- the 1-D camel back of "How to GAN Event Unweighting" in its three
+  encodings (unweighted, uniform with weights, the hybrid);
+* :func:`make_gaussian_ring` -- the 2-D Gaussian ring (section 2.3), VEGAS's hard case;
+* :func:`make_breit_wigner` -- a resonance sampled uniformly, weights over five orders of
+  magnitude (a stand-in for the paper's Drell-Yan sample).
+
+These return one weighted sample (``X``, ``sample_weight``) and its true ``density``, not the
+two stacked samples of the conventions below.
+
 Conventions
 -----------
 Every maker returns a :class:`sklearn.utils.Bunch` that stacks the two samples:
@@ -136,9 +147,14 @@ from ._transport import (
     make_gaussian_transport,
     make_smearing_mismodeling,
 )
+from ._unweighting import camel_density, make_breit_wigner, make_camel_back, make_gaussian_ring
 
 __all__ = [
     "RELATIVE_EIGENVALUE_RANGE",
+    "camel_density",
+    "make_breit_wigner",
+    "make_camel_back",
+    "make_gaussian_ring",
     "SOURCE_EIGENVALUE_RANGE",
     "gaussian_density_ratio",
     "gaussian_transport_map",
