@@ -28,6 +28,7 @@ from .losses import donsker_varadhan_bound
 from .seeding import derive_seeds, resolve_device, seeded
 
 __all__ = [
+    "ADVERSARIAL_BETAS",
     "PREDICT_BATCH_SIZE",
     "AlternatingNet",
     "DonskerVaradhanNet",
@@ -55,6 +56,12 @@ _EARLY_STOPPING_THRESHOLD = 0.0
 # error at equal training time).
 _LR_DECAY_FACTOR = 0.3
 _LR_PATIENCE_SHARE = 3
+
+
+# Adam's momentum settings for the two players of an AlternatingNet (Makkuva et al. for the OT
+# potentials, the usual GAN choice): a short first-moment memory keeps each player from
+# overshooting the other's moves.
+ADVERSARIAL_BETAS = (0.5, 0.9)
 
 
 def _noop(*args, **kwargs):

@@ -15,7 +15,7 @@ from torch import nn
 
 from .._nn.callbacks import CosineDecay
 from .._nn.modules import standardization_stats
-from .._nn.net import AlternatingNet, predict_network, train_network
+from .._nn.net import ADVERSARIAL_BETAS, AlternatingNet, predict_network, train_network
 from .._nn.params import NETWORK_PARAMETER_CONSTRAINTS, check_hidden_layer_sizes, network_options
 from .._nn.seeding import derive_seeds
 from .._nn.transport import CONVEX_ACTIVATIONS, TransportPotentials
@@ -27,9 +27,6 @@ __all__ = ["OTCalibrator"]
 # method="auto" solves the exact discrete problem while the cost matrix has at most this many
 # entries (5000 x 5000 events, 200 MB in float64), and trains the neural map above.
 _DISCRETE_MAX_PAIRS = 25_000_000
-
-# Adam's momentum settings of Makkuva et al. for the two players of the min-max problem.
-_ADVERSARIAL_BETAS = (0.5, 0.9)
 
 
 def _pot_available() -> bool:
@@ -398,8 +395,8 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             callbacks=[("cosine_decay", CosineDecay(self.max_epochs))],
             lr_decay=False,
             n_critic=self.n_critic,
-            optimizer__betas=_ADVERSARIAL_BETAS,
-            critic_optimizer__betas=_ADVERSARIAL_BETAS,
+            optimizer__betas=ADVERSARIAL_BETAS,
+            critic_optimizer__betas=ADVERSARIAL_BETAS,
             critic_optimizer__weight_decay=self.weight_decay,
         )
 

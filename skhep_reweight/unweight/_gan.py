@@ -15,16 +15,18 @@ from torch import nn
 from .._nn.callbacks import CosineDecay
 from .._nn.gan import WeightedGAN, weighted_mmd
 from .._nn.modules import ACTIVATIONS, standardization_stats
-from .._nn.net import PREDICT_BATCH_SIZE, AlternatingNet, predict_network, train_network
+from .._nn.net import (
+    ADVERSARIAL_BETAS,
+    PREDICT_BATCH_SIZE,
+    AlternatingNet,
+    predict_network,
+    train_network,
+)
 from .._nn.params import NETWORK_PARAMETER_CONSTRAINTS, check_hidden_layer_sizes, network_options
 from .._nn.seeding import derive_seeds
 from .._validation import check_non_negative_weights
 
 __all__ = ["WeightedGANUnweighter"]
-
-# Adam's momentum settings for the two players (the usual GAN choice: a short first-moment
-# memory keeps the players from overshooting each other's moves).
-_ADVERSARIAL_BETAS = (0.5, 0.9)
 
 # score() compares at most this many events with as many generated ones (the MMD costs n^2).
 _SCORE_EVENTS = 2048
@@ -58,9 +60,10 @@ class WeightedGANUnweighter(BaseEstimator):
     so that the weighted events stand for the true density :math:`P_T = w\,Q_T` and with unit
     weights the method is a plain GAN. The discriminator takes ``n_critic`` steps per generator
     step; its layers can be spectrally normalized (``spectral_norm=True``, the regularizer of
-    [1]_, Miyato et al.). With ``mmd_weight`` :math:`\lambda > 0` the generator loss gains the weighted maximum
-    mean discrepancy of eq. (19), :math:`L_G \to L_G + \lambda\,\text{MMD}_w` (eq. 20), which
-    helps on sharp features such as a resonance peak. Both players use Adam with betas
+    [1]_, Miyato et al.). With ``mmd_weight`` :math:`\lambda > 0` the generator loss gains the
+    weighted maximum mean discrepancy of eq. (19),
+    :math:`L_G \to L_G + \lambda\,\text{MMD}_w` (eq. 20), which helps on sharp features such
+    as a resonance peak. Both players use Adam with betas
     (0.5, 0.9); their learning rates fall to zero along a half cosine over ``max_epochs``.
 
     Parameters
@@ -287,8 +290,8 @@ class WeightedGANUnweighter(BaseEstimator):
             callbacks=[("cosine_decay", CosineDecay(self.max_epochs))],
             lr_decay=False,
             n_critic=self.n_critic,
-            optimizer__betas=_ADVERSARIAL_BETAS,
-            critic_optimizer__betas=_ADVERSARIAL_BETAS,
+            optimizer__betas=ADVERSARIAL_BETAS,
+            critic_optimizer__betas=ADVERSARIAL_BETAS,
             critic_optimizer__weight_decay=self.weight_decay,
         )
         return self
