@@ -40,6 +40,13 @@ _NEGATIVE_WEIGHTS = (
 )
 
 
+def _check_weights(sample_weight, n_samples: int) -> np.ndarray:
+    weight = check_non_negative_weights(sample_weight, n_samples, _NEGATIVE_WEIGHTS)
+    if not weight.sum() > 0:
+        raise ValueError("sample_weight sums to zero; the events need a positive total weight")
+    return weight
+
+
 class WeightedGANUnweighter(BaseEstimator):
     r"""A generative network trained on weighted events that emits unweighted ones (uwGAN).
 
@@ -234,9 +241,7 @@ class WeightedGANUnweighter(BaseEstimator):
         """
         self._validate_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32]).astype(np.float64)
-        weight = check_non_negative_weights(sample_weight, X.shape[0], _NEGATIVE_WEIGHTS)
-        if not weight.sum() > 0:
-            raise ValueError("sample_weight sums to zero; the events need a positive total weight")
+        weight = _check_weights(sample_weight, X.shape[0])
         keep = weight > 0
         X, weight = X[keep], weight[keep] / weight[keep].mean()
         n_features = X.shape[1]
@@ -346,9 +351,7 @@ class WeightedGANUnweighter(BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        weight = check_non_negative_weights(sample_weight, X.shape[0], _NEGATIVE_WEIGHTS)
-        if not weight.sum() > 0:
-            raise ValueError("sample_weight sums to zero")
+        weight = _check_weights(sample_weight, X.shape[0])
         rng = np.random.RandomState(_SCORE_SEED)
         if X.shape[0] > _SCORE_EVENTS:
             rows = rng.choice(X.shape[0], _SCORE_EVENTS, replace=False)
