@@ -71,10 +71,13 @@ def check_event_weights(sample_weight, n_samples: int, name: str = "sample_weigh
 
 def check_non_negative_weights(sample_weight, n_samples: int, why: str) -> np.ndarray:
     """:func:`check_event_weights` for a method that cannot take negative weights; ``why``
-    (the method's reason and advice) completes the error message."""
+    (the method's reason and advice) completes the error message. The weights must also have a
+    positive sum."""
     weight = check_event_weights(sample_weight, n_samples)
     if np.any(weight < 0):
         raise ValueError(f"sample_weight holds {int((weight < 0).sum())} negative values; {why}")
+    if not weight.sum() > 0:
+        raise ValueError("sample_weight sums to zero; at least one event needs a positive weight")
     return weight
 
 

@@ -33,6 +33,7 @@ from .net import (
     DonskerVaradhanNet,
     WeightedNet,
     predict_network,
+    train_alternating,
     train_network,
 )
 from .params import NETWORK_PARAMETER_CONSTRAINTS, network_options
@@ -69,5 +70,6 @@ __all__ = [
     "resolve_device",
     "seeded",
     "standardization_stats",
+    "train_alternating",
     "train_network",
 ]

@@ -22,18 +22,18 @@ from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
-from .callbacks import EpochProgressBar, StopOnNonFiniteLoss
+from .callbacks import CosineDecay, EpochProgressBar, StopOnNonFiniteLoss
 from .data import BatchIterator, EventDataset, StratifiedSplit
 from .losses import donsker_varadhan_bound
 from .seeding import derive_seeds, resolve_device, seeded
 
 __all__ = [
-    "ADVERSARIAL_BETAS",
     "PREDICT_BATCH_SIZE",
     "AlternatingNet",
     "DonskerVaradhanNet",
     "WeightedNet",
     "predict_network",
+    "train_alternating",
     "train_network",
 ]
 
@@ -61,7 +61,7 @@ _LR_PATIENCE_SHARE = 3
 # Adam's momentum settings for the two players of an AlternatingNet (Makkuva et al. for the OT
 # potentials, the usual GAN choice): a short first-moment memory keeps each player from
 # overshooting the other's moves.
-ADVERSARIAL_BETAS = (0.5, 0.9)
+_ADVERSARIAL_BETAS = (0.5, 0.9)
 
 
 def _noop(*args, **kwargs):
@@ -375,6 +375,49 @@ def train_network(
         net.fit(dataset, None)
     net.module_.eval()
     return net
+
+
+def train_alternating(
+    module: type[torch.nn.Module],
+    module_kwargs: dict,
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None,
+    *,
+    n_critic: int,
+    seed: int,
+    desc: str,
+    stratify: bool = True,
+    **options,
+) -> AlternatingNet:
+    """Build and fit an :class:`AlternatingNet`: the two-player recipe of every min-max method.
+
+    Both players train with AdamW (betas 0.5, 0.9, the flat ``weight_decay``) and learning rates
+    that fall to zero along a half cosine over ``max_epochs`` (:class:`CosineDecay`; at a
+    constant rate the players keep circling the saddle point, and the plateau decay of
+    :func:`train_network` would cut one optimizer only). The module supplies the losses, so the
+    criterion is unused. ``options`` are :func:`train_network`'s training options
+    (``network_options(estimator)``).
+    """
+    return train_network(
+        module,
+        module_kwargs,
+        torch.nn.Identity,
+        X,
+        y,
+        sample_weight,
+        **options,
+        seed=seed,
+        stratify=stratify,
+        net_class=AlternatingNet,
+        desc=desc,
+        callbacks=[("cosine_decay", CosineDecay(options["max_epochs"]))],
+        lr_decay=False,
+        n_critic=n_critic,
+        optimizer__betas=_ADVERSARIAL_BETAS,
+        critic_optimizer__betas=_ADVERSARIAL_BETAS,
+        critic_optimizer__weight_decay=options["weight_decay"],
+    )
 
 
 def predict_network(net: WeightedNet, X: np.ndarray, method: str | None = None) -> np.ndarray:

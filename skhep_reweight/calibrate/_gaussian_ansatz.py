@@ -462,7 +462,7 @@ def _weighted_events(X, z, sample_weight):
 
 
 def _check_non_negative(sample_weight, n_samples: int) -> np.ndarray:
-    weight = check_non_negative_weights(
+    return check_non_negative_weights(
         sample_weight,
         n_samples,
         "GaussianAnsatzCalibrator needs non-negative weights (the Donsker-Varadhan bound takes "
@@ -470,6 +470,3 @@ def _check_non_negative(sample_weight, n_samples: int) -> np.ndarray:
         "values: weights that depend on the truth only change the prior, which the calibration "
         "does not depend on.",
     )
-    if not weight.sum() > 0:
-        raise ValueError("sample_weight sums to zero; at least one event needs a positive weight")
-    return weight

@@ -11,11 +11,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import ClassifierTags
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from torch import nn
 
-from .._nn.callbacks import CosineDecay
 from .._nn.modules import standardization_stats
-from .._nn.net import ADVERSARIAL_BETAS, AlternatingNet, predict_network, train_network
+from .._nn.net import predict_network, train_alternating
 from .._nn.params import NETWORK_PARAMETER_CONSTRAINTS, check_hidden_layer_sizes, network_options
 from .._nn.seeding import derive_seeds
 from .._nn.transport import CONVEX_ACTIVATIONS, TransportPotentials
@@ -381,23 +379,16 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             c_loc, c_scale = standardization_stats(X[:, self.condition_], w)
             module_kwargs.update(condition_loc=c_loc, condition_scale=c_scale)
         (seed,) = derive_seeds(self.random_state, 1)
-        self.net_ = train_network(
+        self.net_ = train_alternating(
             TransportPotentials,
             module_kwargs,
-            nn.Identity,
             self._network_inputs(X),
             y01.astype(np.float32),
             w,
             **network_options(self),
-            seed=seed,
-            net_class=AlternatingNet,
-            desc="OT potentials",
-            callbacks=[("cosine_decay", CosineDecay(self.max_epochs))],
-            lr_decay=False,
             n_critic=self.n_critic,
-            optimizer__betas=ADVERSARIAL_BETAS,
-            critic_optimizer__betas=ADVERSARIAL_BETAS,
-            critic_optimizer__weight_decay=self.weight_decay,
+            seed=seed,
+            desc="OT potentials",
         )
 
     def _network_inputs(self, X):

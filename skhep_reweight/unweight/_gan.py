@@ -10,18 +10,10 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from torch import nn
 
-from .._nn.callbacks import CosineDecay
 from .._nn.gan import WeightedGAN, weighted_mmd
 from .._nn.modules import ACTIVATIONS, standardization_stats
-from .._nn.net import (
-    ADVERSARIAL_BETAS,
-    PREDICT_BATCH_SIZE,
-    AlternatingNet,
-    predict_network,
-    train_network,
-)
+from .._nn.net import PREDICT_BATCH_SIZE, predict_network, train_alternating
 from .._nn.params import NETWORK_PARAMETER_CONSTRAINTS, check_hidden_layer_sizes, network_options
 from .._nn.seeding import derive_seeds
 from .._validation import check_non_negative_weights
@@ -38,13 +30,6 @@ _NEGATIVE_WEIGHTS = (
     "unbounded below (the discriminator gains without limit by isolating it); remove the "
     "negative weights first (for example by merging each into nearby positive events)"
 )
-
-
-def _check_weights(sample_weight, n_samples: int) -> np.ndarray:
-    weight = check_non_negative_weights(sample_weight, n_samples, _NEGATIVE_WEIGHTS)
-    if not weight.sum() > 0:
-        raise ValueError("sample_weight sums to zero; the events need a positive total weight")
-    return weight
 
 
 class WeightedGANUnweighter(BaseEstimator):
@@ -241,7 +226,7 @@ class WeightedGANUnweighter(BaseEstimator):
         """
         self._validate_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32]).astype(np.float64)
-        weight = _check_weights(sample_weight, X.shape[0])
+        weight = check_non_negative_weights(sample_weight, X.shape[0], _NEGATIVE_WEIGHTS)
         keep = weight > 0
         X, weight = X[keep], weight[keep] / weight[keep].mean()
         n_features = X.shape[1]
@@ -266,7 +251,7 @@ class WeightedGANUnweighter(BaseEstimator):
         )
         loc, scale = standardization_stats(X, weight)
         (seed,) = derive_seeds(self.random_state, 1)
-        self.net_ = train_network(
+        self.net_ = train_alternating(
             WeightedGAN,
             {
                 "n_features": n_features,
@@ -282,22 +267,14 @@ class WeightedGANUnweighter(BaseEstimator):
                 "mmd_kernel_widths": tuple(widths),
                 "mmd_columns": columns,
             },
-            nn.Identity,
             X,
             np.zeros(X.shape[0], dtype=np.float32),
             weight,
             **network_options(self),
-            seed=seed,
-            optimizer=torch.optim.AdamW,
-            stratify=False,
-            net_class=AlternatingNet,
-            desc="uwGAN",
-            callbacks=[("cosine_decay", CosineDecay(self.max_epochs))],
-            lr_decay=False,
             n_critic=self.n_critic,
-            optimizer__betas=ADVERSARIAL_BETAS,
-            critic_optimizer__betas=ADVERSARIAL_BETAS,
-            critic_optimizer__weight_decay=self.weight_decay,
+            seed=seed,
+            desc="uwGAN",
+            stratify=False,
         )
         return self
 
@@ -351,7 +328,7 @@ class WeightedGANUnweighter(BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        weight = _check_weights(sample_weight, X.shape[0])
+        weight = check_non_negative_weights(sample_weight, X.shape[0], _NEGATIVE_WEIGHTS)
         rng = np.random.RandomState(_SCORE_SEED)
         if X.shape[0] > _SCORE_EVENTS:
             rows = rng.choice(X.shape[0], _SCORE_EVENTS, replace=False)

@@ -20,8 +20,6 @@ def _check(sample_weight, max_weight) -> tuple[np.ndarray, float]:
     if np.ndim(sample_weight) != 1:
         raise ValueError(f"sample_weight must be 1-D, got shape {np.shape(sample_weight)}")
     w = check_non_negative_weights(sample_weight, len(sample_weight), _NEGATIVE_WEIGHTS)
-    if w.size == 0 or not w.max() > 0:
-        raise ValueError("sample_weight must hold at least one positive weight")
     if max_weight is None:
         return w, float(w.max())
     max_weight = float(max_weight)
