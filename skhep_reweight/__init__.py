@@ -35,6 +35,8 @@ Contents
   (:mod:`skhep_reweight.reweight`).
 - :class:`GaussianAnsatzCalibrator` (:mod:`skhep_reweight.calibrate`): prior-independent
   maximum-likelihood calibration with its resolution.
+- :class:`SRGNFitter` (:mod:`skhep_reweight.fit`): generator parameters fitted to data seen at
+  detector level through a generator-level reweighting (SRGN), and the DCTR fit.
 - :class:`WeightedGANUnweighter` (:mod:`skhep_reweight.unweight`): unweighted events from a
   generative network trained on weighted ones, with hit-or-miss unweighting as the baseline.
 - :mod:`skhep_reweight.datasets`: the papers' synthetic examples with their exact answers.
@@ -43,6 +45,7 @@ Contents
 
 from . import datasets, metrics
 from .calibrate import GaussianAnsatzCalibrator, OTCalibrator
+from .fit import SRGNFitter
 from .reweight import ConditionalReweighter, DCTRReweighter, weights_from_classifier
 from .unweight import WeightedGANUnweighter
 
@@ -53,6 +56,7 @@ __all__ = [
     "DCTRReweighter",
     "GaussianAnsatzCalibrator",
     "OTCalibrator",
+    "SRGNFitter",
     "WeightedGANUnweighter",
     "__version__",
     "datasets",

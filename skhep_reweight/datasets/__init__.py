@@ -15,6 +15,8 @@ weight function:
   dimensions;
 * :func:`make_parametrized_gaussian` -- the parametrized Gaussian with detector
   smearing of the SRGN paper [2]_;
+* :func:`make_parameter_dependent_response` -- its detector response that depends on
+  the parameter through a second generator-level feature (Fig. 4 of [2]_);
 * :func:`gaussian_density_ratio` -- the exact weight between any two normals;
 * :func:`make_conditional_gaussians` -- Gaussian truth and response with an exact
   conditional weight :math:`q(x|x')/p(x|x')`, optionally with a phase-space hole [3]_;
@@ -139,6 +141,7 @@ from ._gaussian import (
     gaussian_density_ratio,
     make_correlated_gaussians,
     make_gaussian_reweighting,
+    make_parameter_dependent_response,
     make_parametrized_gaussian,
 )
 from ._transport import (
@@ -168,6 +171,7 @@ __all__ = [
     "make_gaussian_reweighting",
     "make_gaussian_smearing",
     "make_gaussian_transport",
+    "make_parameter_dependent_response",
     "make_parametrized_gaussian",
     "make_smearing_mismodeling",
 ]
