@@ -423,3 +423,19 @@ def test_bad_input_raises_clear_errors(learned_reweighter, small_gaussian):
         SRGNFitter(learned_reweighter).fit(data_sim, X_sim=sim, X_gen=gen, data_weight=[1, 2, 3])
     with pytest.raises(ValueError, match="objective"):
         SRGNFitter(learned_reweighter, objective="loss").fit(data_sim, X_sim=sim, X_gen=gen)
+
+
+def test_verbose_shows_the_evaluated_points(small_gaussian, capsys):
+    nominal, (gen, sim), (_, data_sim) = small_gaussian
+    SRGNFitter(
+        nominal.weight_function,
+        [(-2.0, 2.0)],
+        optimizer="grid",
+        grid_points=3,
+        refine=False,
+        classifier=_quadratic(),
+        verbose=1,
+    ).fit(data_sim, X_sim=sim, X_gen=gen)
+    err = capsys.readouterr().err
+    assert "SRGN fit" in err
+    assert "3point" in err.replace(" ", "")

@@ -34,6 +34,7 @@ from .net import (
     WeightedNet,
     predict_network,
     train_alternating,
+    train_binary_classifier,
     train_network,
 )
 from .params import NETWORK_PARAMETER_CONSTRAINTS, network_options
@@ -71,5 +72,6 @@ __all__ = [
     "seeded",
     "standardization_stats",
     "train_alternating",
+    "train_binary_classifier",
     "train_network",
 ]

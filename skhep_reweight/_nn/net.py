@@ -24,7 +24,8 @@ from skorch.utils import to_tensor
 
 from .callbacks import CosineDecay, EpochProgressBar, StopOnNonFiniteLoss
 from .data import BatchIterator, EventDataset, StratifiedSplit
-from .losses import donsker_varadhan_bound
+from .losses import BinaryCrossEntropyPerEvent, donsker_varadhan_bound
+from .modules import MLP, standardization_stats
 from .seeding import derive_seeds, resolve_device, seeded
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "WeightedNet",
     "predict_network",
     "train_alternating",
+    "train_binary_classifier",
     "train_network",
 ]
 
@@ -417,6 +419,44 @@ def train_alternating(
         optimizer__betas=_ADVERSARIAL_BETAS,
         critic_optimizer__betas=_ADVERSARIAL_BETAS,
         critic_optimizer__weight_decay=options["weight_decay"],
+    )
+
+
+def train_binary_classifier(
+    X: np.ndarray,
+    y01: np.ndarray,
+    sample_weight: np.ndarray,
+    *,
+    hidden_layer_sizes: tuple[int, ...],
+    activation: str,
+    seed: int,
+    desc: str,
+    **options,
+) -> WeightedNet:
+    """An MLP with one logit trained by the weighted binary cross-entropy (label 1 vs label 0).
+
+    Inputs are standardized inside the module with the weighted statistics of ``X``; the weights
+    are used as given (callers balance the class totals). ``options`` are
+    :func:`train_network`'s training options (``network_options(estimator)``).
+    """
+    loc, scale = standardization_stats(X, sample_weight)
+    return train_network(
+        MLP,
+        {
+            "n_inputs": X.shape[1],
+            "hidden_layer_sizes": hidden_layer_sizes,
+            "n_outputs": 1,
+            "activation": activation,
+            "loc": loc,
+            "scale": scale,
+        },
+        BinaryCrossEntropyPerEvent,
+        X,
+        y01.astype(np.float32),
+        sample_weight,
+        seed=seed,
+        desc=desc,
+        **options,
     )
 
 

@@ -93,7 +93,11 @@ class SRGNFitter(BaseEstimator):
     theta_init : array-like of shape (n_parameters,), default=None
         Starting point of Powell and L-BFGS-B; None is the middle of the bounds.
     xtol, ftol : float, default=1e-4
-        Powell's tolerances on the solution and the objective (the paper's 1e-4).
+        Powell's tolerances (the paper's 1e-4): ``xtol`` on the solution, in units of each
+        parameter's bounded range (Powell runs on the parameters mapped to [0, 1]); ``ftol``
+        relative on the objective. Evaluated points are remembered, so Powell's returns to a
+        point cost nothing. Where the AUC's statistical noise exceeds ``ftol`` (small samples),
+        Powell keeps probing the noise until ``max_iter``; 1e-3 then saves evaluations.
     max_iter : int, default=100
         Powell's (and L-BFGS-B's) iteration limit (the paper's 100).
     test_fraction : float, default=0.5
@@ -125,7 +129,8 @@ class SRGNFitter(BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds every member's reweighter, split and classifier.
     verbose : int, default=0
-        2 shows the progress bars of the networks' training.
+        1 shows a progress bar per fit over the evaluated points (with the best point so far);
+        2 adds the progress bars of every network's training.
 
     Attributes
     ----------
@@ -436,8 +441,9 @@ class SRGNFitter(BaseEstimator):
             network={
                 "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
                 "activation": self.activation,
-                "options": network_options(self),
+                "options": {**network_options(self), "verbose": max(0, self.verbose - 1)},
             },
+            verbose=self.verbose,
         )
 
     def _check_reweighter(self, model, gen: np.ndarray, reweighter_data):

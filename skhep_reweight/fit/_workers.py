@@ -16,18 +16,10 @@ import torch
 from joblib import Parallel, delayed
 from scipy.optimize import minimize
 from sklearn.base import clone
-from sklearn.pipeline import Pipeline
 
-from .._nn import (
-    MLP,
-    PREDICT_BATCH_SIZE,
-    BinaryCrossEntropyPerEvent,
-    predict_network,
-    standardization_stats,
-    train_network,
-)
+from .._nn import PREDICT_BATCH_SIZE, predict_network, train_binary_classifier
 from .._validation import class_balanced_weights
-from ..reweight._dctr import _takes_sample_weight
+from ..reweight._dctr import _takes_sample_weight, sample_weight_key, seeded_clone
 from ._objectives import dctr_cross_entropy, held_out_split, weighted_auc
 
 __all__ = ["Problem", "run_member"]
@@ -59,6 +51,7 @@ class Problem:
     classifier: Any
     network: dict = field(default_factory=dict)  # MLP architecture and training options
     n_jobs_points: int | None = None  # joblib workers over grid points (one member only)
+    verbose: int = 0  # 1: a progress line per member over the evaluated points
 
 
 # ---------------------------------------------------------------- the weights
@@ -107,39 +100,23 @@ def _train_classifier(problem: Problem, X, y01, weight, seed: int):
     balanced = class_balanced_weights(y01, weight)
     if problem.classifier is None:
         net = problem.network
-        loc, scale = standardization_stats(X, balanced)
-        return train_network(
-            MLP,
-            {
-                "n_inputs": X.shape[1],
-                "hidden_layer_sizes": net["hidden_layer_sizes"],
-                "n_outputs": 1,
-                "activation": net["activation"],
-                "loc": loc,
-                "scale": scale,
-            },
-            BinaryCrossEntropyPerEvent,
+        return train_binary_classifier(
             X,
-            y01.astype(np.float32),
+            y01,
             balanced,
+            hidden_layer_sizes=net["hidden_layer_sizes"],
+            activation=net["activation"],
             seed=seed,
             desc="SRGN classifier",
             **net["options"],
         )
-    clf = clone(problem.classifier)
-    unset = {
-        k: seed
-        for k, v in clf.get_params(deep=True).items()
-        if (k == "random_state" or k.endswith("__random_state")) and v is None
-    }
-    clf.set_params(**unset)
+    clf = seeded_clone(problem.classifier, seed)
     if not _takes_sample_weight(clf):
         raise TypeError(
             f"{type(clf).__name__}.fit takes no sample_weight; the SRGN classifier is trained on "
             "reweighted simulation and needs one that does"
         )
-    key = f"{clf.steps[-1][0]}__sample_weight" if isinstance(clf, Pipeline) else "sample_weight"
-    return clf.fit(X, y01, **{key: balanced})
+    return clf.fit(X, y01, **{sample_weight_key(clf): balanced})
 
 
 def _classifier_score(fitted, X) -> np.ndarray:
@@ -274,8 +251,9 @@ class _Trace:
     up instead of training another classifier.
     """
 
-    def __init__(self, function) -> None:
+    def __init__(self, function, progress=None) -> None:
         self.function = function
+        self.progress = progress
         self.theta: list[np.ndarray] = []
         self.value: list[float] = []
         self._seen: dict[bytes, float] = {}
@@ -285,6 +263,14 @@ class _Trace:
         self.theta.append(theta)
         self.value.append(float(value))
         self._seen[theta.tobytes()] = float(value)
+        if self.progress is not None:
+            best = int(np.argmin(self.value))
+            self.progress.set_postfix(
+                theta=np.array2string(self.theta[best], precision=4),
+                best=f"{self.value[best]:.5f}",
+                refresh=False,
+            )
+            self.progress.update(1)
 
     def __call__(self, theta) -> float:
         theta = np.asarray(theta, dtype=np.float64)
@@ -382,8 +368,17 @@ def run_member(problem: Problem, seeds: tuple[int, int, int]) -> dict:
         objective = ParametrizedAUC(problem, model, split_seed, classifier_seed)
         classifier = objective.classifier
     gradient = problem.optimizer == "gradient"
-    trace = _Trace(objective)
-    theta, value = _minimize(trace, problem, gradient)
+    progress = None
+    if problem.verbose >= 1:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(desc=f"SRGN fit (seed {classifier_seed})", unit="point", leave=True)
+    trace = _Trace(objective, progress)
+    try:
+        theta, value = _minimize(trace, problem, gradient)
+    finally:
+        if progress is not None:
+            progress.close()
     return {
         "theta": theta,
         "value": float(value),

@@ -15,14 +15,11 @@ from sklearn.utils.validation import (
 )
 
 from .._nn import (
-    MLP,
     NETWORK_PARAMETER_CONSTRAINTS,
-    BinaryCrossEntropyPerEvent,
     derive_seeds,
     network_options,
     predict_network,
-    standardization_stats,
-    train_network,
+    train_binary_classifier,
 )
 from .._nn.params import check_hidden_layer_sizes
 from .._validation import (
@@ -294,21 +291,12 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         return self.fit(X, y, sample_weight=weight, theta=theta)
 
     def _fit_network(self, features, y01, balanced, seed) -> None:
-        loc, scale = standardization_stats(features, balanced)
-        self.net_ = train_network(
-            MLP,
-            {
-                "n_inputs": features.shape[1],
-                "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
-                "n_outputs": 1,
-                "activation": self.activation,
-                "loc": loc,
-                "scale": scale,
-            },
-            BinaryCrossEntropyPerEvent,
+        self.net_ = train_binary_classifier(
             features,
-            y01.astype(np.float32),
+            y01,
             balanced,
+            hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
+            activation=self.activation,
             seed=seed,
             desc="DCTR",
             **network_options(self),
@@ -316,22 +304,9 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         self.prior_ratio_ = 1.0
 
     def _fit_classifier(self, features, y01, weight, balanced, seed, *, weighted) -> None:
-        clf = clone(self.classifier)
-        # random_state seeds everything: the classifier's own unset seeds are drawn from it (an
-        # explicit seed of the user's classifier is kept).
-        unset = {
-            k: seed
-            for k, v in clf.get_params(deep=True).items()
-            if (k == "random_state" or k.endswith("__random_state")) and v is None
-        }
-        clf.set_params(**unset)
+        clf = seeded_clone(self.classifier, seed)
         if _takes_sample_weight(clf):
-            key = (
-                f"{clf.steps[-1][0]}__sample_weight"
-                if isinstance(clf, Pipeline)
-                else "sample_weight"
-            )
-            clf.fit(features, y01, **{key: balanced})
+            clf.fit(features, y01, **{sample_weight_key(clf): balanced})
             self.prior_ratio_ = 1.0
         else:
             if weighted and not np.allclose(weight, weight[0]):
@@ -433,6 +408,27 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         tags.input_tags.allow_nan = False
         return tags
+
+
+def seeded_clone(classifier, seed: int):
+    """An unfitted clone whose unset ``random_state`` parameters (nested ones included) get
+    ``seed``: the estimator's own ``random_state`` then seeds everything, while an explicit seed
+    of the user's classifier is kept."""
+    clf = clone(classifier)
+    unset = {
+        k: seed
+        for k, v in clf.get_params(deep=True).items()
+        if (k == "random_state" or k.endswith("__random_state")) and v is None
+    }
+    return clf.set_params(**unset)
+
+
+def sample_weight_key(classifier) -> str:
+    """The ``fit`` keyword that carries event weights: ``sample_weight``, routed to the last
+    step of a Pipeline."""
+    if isinstance(classifier, Pipeline):
+        return f"{classifier.steps[-1][0]}__sample_weight"
+    return "sample_weight"
 
 
 def _takes_sample_weight(classifier) -> bool:
