@@ -355,6 +355,16 @@ def test_dataframes_keep_the_reweighters_column_names(small_gaussian):
             X_gen=pd.DataFrame(gen, columns=["x_gen"]),
         )
     assert list(fitter.feature_names_in_) == ["x_sim"]
+    # the same with the reweighter fitted inside fit on named columns
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        inside = SRGNFitter(clone(rw), classifier=_quadratic(), ftol=1e-2, random_state=0).fit(
+            data_sim,
+            X_sim=sim,
+            X_gen=pd.DataFrame(gen, columns=["x_gen"]),
+            reweighter_data=(pd.DataFrame(train.X, columns=["x_gen"]), train.y, train.theta),
+        )
+    assert inside.reweighters_[0] is not rw
 
 
 def test_fits_ending_at_a_bound_are_flagged(small_gaussian):

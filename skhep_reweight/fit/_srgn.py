@@ -397,7 +397,12 @@ class SRGNFitter(BaseEstimator):
             )
         model = self.reweighter
         reweighter_data = self._check_reweighter(model, gen, reweighter_data)
-        if gen_columns is not None and not hasattr(model, "feature_names_in_"):
+        # X_gen reaches the reweighter as a DataFrame with its own column names when the
+        # reweighter was (or will be) fitted on named columns; it then checks the names itself.
+        named = hasattr(model, "feature_names_in_") or (
+            reweighter_data is not None and hasattr(reweighter_data[0], "columns")
+        )
+        if not named:
             gen_columns = None
         bounds = self._check_bounds(model, reweighter_data)
         theta_init = self._check_theta_init(bounds)
