@@ -77,7 +77,9 @@ def run_demo(
     return report
 
 
-def _plot(source, target, w, w_exact, output) -> str | None:
+def _plot(
+    source: np.ndarray, target: np.ndarray, w: np.ndarray, w_exact: np.ndarray, output: str
+) -> str | None:
     try:
         import matplotlib
 

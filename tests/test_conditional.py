@@ -10,8 +10,6 @@ sum_i w_i d_i / n_bin are used, so that a reweighter whose weights do not averag
 bin (one that also moves x') fails them.
 """
 
-import pickle
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -271,18 +269,6 @@ def test_negative_weights_are_taken_with_their_sign():
     assert np.mean(w) == pytest.approx(1.0, abs=0.05)
 
 
-def test_pickle_round_trip_of_every_method():
-    train = make_conditional_gaussians(1_000, random_state=1)
-    for method in ("joint", "ratio", "marginal_then_conditional"):
-        rw = ConditionalReweighter([1], method=method, max_epochs=3, random_state=0)
-        rw.fit(train.X, train.y)
-        restored = pickle.loads(pickle.dumps(rw))
-        np.testing.assert_array_equal(
-            restored.predict_weights(train.X), rw.predict_weights(train.X)
-        )
-        assert restored.score(train.X, train.y) == rw.score(train.X, train.y)
-
-
 # ---------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     ("conditional_features", "error", "match"),
@@ -347,20 +333,3 @@ def test_resolve_conditional_features_forms():
 def test_clone_keeps_conditional_features_verbatim():
     rw = ConditionalReweighter(("truth",), method="ratio")
     assert clone(rw).conditional_features == ("truth",)
-
-
-@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA device")
-def test_gpu_training_and_unpickling_on_a_cpu_only_machine(monkeypatch):
-    import torch
-
-    data = make_conditional_gaussians(5_000, random_state=1)
-    rw = ConditionalReweighter([1], device="cuda", max_epochs=5, random_state=0)
-    rw.fit(data.X, data.y)
-    assert next(rw.net_.module_.parameters()).is_cuda
-    assert rw.net_.module_.conditional_index.is_cuda
-    w_gpu = rw.predict_weights(data.X)
-    blob = pickle.dumps(rw)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.warns(UserWarning, match="CUDA"):
-        on_cpu = pickle.loads(blob)
-    np.testing.assert_allclose(on_cpu.predict_weights(data.X), w_gpu, rtol=1e-4)

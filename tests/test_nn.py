@@ -34,6 +34,20 @@ FAST = {
 }
 
 
+def _train(module_kwargs, X, y, w, seed, options=FAST):
+    """An MLP trained by the weighted binary cross-entropy."""
+    return train_network(
+        MLP,
+        module_kwargs,
+        X,
+        y,
+        w,
+        options=options,
+        seed=seed,
+        criterion=BinaryCrossEntropyPerEvent,
+    )
+
+
 def _module_kwargs(X, hidden=(8,)):
     loc, scale = standardization_stats(X)
     return {"n_inputs": X.shape[1], "hidden_layer_sizes": hidden, "loc": loc, "scale": scale}
@@ -96,27 +110,14 @@ def test_full_batch_weights_equal_repeated_events():
     X_rep, y_rep = np.repeat(X, k, axis=0), np.repeat(y, k)
     opts = {**FAST, "batch_size": 10_000, "max_epochs": 30}
     kwargs = _module_kwargs(X_rep)
-    net_w = train_network(
-        MLP, kwargs, BinaryCrossEntropyPerEvent, X, y, k * len(y) / k.sum(), seed=0, **opts
-    )
-    net_r = train_network(
-        MLP, kwargs, BinaryCrossEntropyPerEvent, X_rep, y_rep, None, seed=0, **opts
-    )
+    net_w = _train(kwargs, X, y, k * len(y) / k.sum(), seed=0, options=opts)
+    net_r = _train(kwargs, X_rep, y_rep, None, seed=0, options=opts)
     grid = rng.normal(size=(50, 2))
     np.testing.assert_allclose(
         predict_network(net_w, grid), predict_network(net_r, grid), rtol=1e-4, atol=1e-4
     )
     # and a wrong pairing of weights and events gives a measurably different network
-    net_shuffled = train_network(
-        MLP,
-        kwargs,
-        BinaryCrossEntropyPerEvent,
-        X,
-        y,
-        rng.permutation(k * len(y) / k.sum()),
-        seed=0,
-        **opts,
-    )
+    net_shuffled = _train(kwargs, X, y, rng.permutation(k * len(y) / k.sum()), 0, options=opts)
     assert np.abs(predict_network(net_shuffled, grid) - predict_network(net_r, grid)).max() > 1e-2
 
 
@@ -129,9 +130,7 @@ def test_training_is_seeded_and_leaves_global_rng_alone():
     torch.manual_seed(123)
     outs = [
         predict_network(
-            train_network(
-                MLP, _module_kwargs(X), BinaryCrossEntropyPerEvent, X, y, None, seed=s, **FAST
-            ),
+            _train(_module_kwargs(X), X, y, None, seed=s),
             X,
         )
         for s in (7, 7, 8)
@@ -153,9 +152,7 @@ def test_early_stopping_restores_the_best_epoch():
         "n_iter_no_change": 5,
         "learning_rate": 3e-2,
     }
-    net = train_network(
-        MLP, _module_kwargs(X, (64, 64)), BinaryCrossEntropyPerEvent, X, y, None, seed=0, **opts
-    )
+    net = _train(_module_kwargs(X, (64, 64)), X, y, None, seed=0, options=opts)
     valid = net.history[:, "valid_loss"]
     assert len(valid) < 200
     best = int(np.argmin(valid))
@@ -175,35 +172,17 @@ def test_non_finite_loss_stops_with_advice():
     w = np.ones(100)
     w[:10] = 3e38  # each fits float32, their sum in the loss does not: the loss becomes inf
     with pytest.raises(FloatingPointError, match="learning_rate"):
-        train_network(MLP, _module_kwargs(X), BinaryCrossEntropyPerEvent, X, y, w, seed=0, **FAST)
+        _train(_module_kwargs(X), X, y, w, seed=0)
 
 
 def test_progress_bar_only_when_verbose(capsys):
     X = np.random.RandomState(0).normal(size=(100, 1))
     y = (X[:, 0] > 0).astype(np.float32)
-    train_network(
-        MLP,
-        _module_kwargs(X),
-        BinaryCrossEntropyPerEvent,
-        X,
-        y,
-        None,
-        seed=0,
-        **{**FAST, "verbose": 0},
-    )
+    _train(_module_kwargs(X), X, y, None, seed=0, options={**FAST, "verbose": 0})
     quiet = capsys.readouterr()
     assert quiet.out == ""
     assert quiet.err == ""
-    train_network(
-        MLP,
-        _module_kwargs(X),
-        BinaryCrossEntropyPerEvent,
-        X,
-        y,
-        None,
-        seed=0,
-        **{**FAST, "verbose": 1},
-    )
+    _train(_module_kwargs(X), X, y, None, seed=0, options={**FAST, "verbose": 1})
     err = capsys.readouterr().err
     assert "5/5" in err
     assert "train_loss" in err
@@ -288,11 +267,10 @@ def _train_two_players(**kwargs):
     return train_network(
         _TwoPlayers,
         {},
-        torch.nn.Identity,
         X,
         np.zeros(640),
         None,
-        **options,
+        options=options,
         seed=0,
         net_class=AlternatingNet,
         lr_decay=False,

@@ -3,12 +3,13 @@
 - :mod:`.modules`: the MLP built from ``hidden_layer_sizes``/``activation``, input standardization.
 - :mod:`.losses`: per-event losses.
 - :mod:`.data`: events with their weights as tensors, the batch iterator, the validation split.
-- :mod:`.net`: the weighted skorch net, the two-player net (:class:`AlternatingNet`),
-  :func:`train_network` and :func:`predict_network`.
+- :mod:`.nets`: the weighted skorch net, the Donsker-Varadhan net, the two-player net
+  (:class:`AlternatingNet`).
+- :mod:`.net`: :func:`train_network` and its two recipes, :func:`predict_network`.
 - :mod:`.callbacks`: progress bar, divergence guard, cosine learning-rate decay.
 - :mod:`.transport`: input-convex potentials and the min-max optimal-transport objective.
 - :mod:`.seeding`: seeds from ``random_state``, device choice.
-- :mod:`.params`: the flat network parameters every neural estimator shares.
+- :mod:`.params`: the flat network parameters every neural estimator shares, and their domains.
 """
 
 from .callbacks import CosineDecay, EpochProgressBar, StopOnNonFiniteLoss

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
+from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 __all__ = ["CosineDecay", "EpochProgressBar", "StopOnNonFiniteLoss"]
@@ -23,22 +25,22 @@ class EpochProgressBar(Callback):
         self.total = total
         self.desc = desc
 
-    def initialize(self):
+    def initialize(self) -> EpochProgressBar:
         self.bar_ = None
         return self
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
+    def on_train_begin(self, net: NeuralNet, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         from tqdm.auto import tqdm
 
         self.bar_ = tqdm(total=self.total, desc=self.desc, unit="epoch", leave=True)
 
-    def on_epoch_end(self, net, **kwargs):
+    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
         row = net.history[-1]
         postfix = {k: f"{row[k]:.5f}" for k in ("train_loss", "valid_loss") if k in row}
         self.bar_.set_postfix(postfix, refresh=False)
         self.bar_.update(1)
 
-    def on_train_end(self, net, X=None, y=None, **kwargs):
+    def on_train_end(self, net: NeuralNet, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         if self.bar_ is not None:
             self.bar_.close()
         self.bar_ = None  # a tqdm object does not pickle; the fitted net must
@@ -51,7 +53,7 @@ class StopOnNonFiniteLoss(Callback):
     would return a network that predicts NaN.
     """
 
-    def on_epoch_end(self, net, **kwargs):
+    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
         loss = net.history[-1].get("train_loss", 0.0)
         if not math.isfinite(loss):
             raise FloatingPointError(
@@ -72,13 +74,13 @@ class CosineDecay(Callback):
     def __init__(self, total: int) -> None:
         self.total = total
 
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
+    def on_train_begin(self, net: NeuralNet, X: Any = None, y: Any = None, **kwargs: Any) -> None:
         self.initial_ = {
             name: [group["lr"] for group in getattr(net, name + "_").param_groups]
             for name in net._optimizers
         }
 
-    def on_epoch_end(self, net, **kwargs):
+    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
         factor = 0.5 * (1.0 + math.cos(math.pi * min(len(net.history), self.total) / self.total))
         for name, rates in self.initial_.items():
             for group, lr in zip(getattr(net, name + "_").param_groups, rates, strict=True):

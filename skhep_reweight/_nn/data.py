@@ -13,14 +13,16 @@ the difference between a training loop dominated by Python and one dominated by 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 __all__ = ["BatchIterator", "EventDataset", "StratifiedSplit"]
 
 
-def _as_float_tensor(a, name: str = "input") -> torch.Tensor:
+def _as_float_tensor(a: ArrayLike | torch.Tensor, name: str = "input") -> torch.Tensor:
     """float32 tensor of ``a``; values beyond float32's range raise instead of becoming inf."""
     if isinstance(a, torch.Tensor):
         return a.to(torch.float32)
@@ -49,7 +51,12 @@ class EventDataset(torch.utils.data.Dataset):
         Per-event weights; None means weight one.
     """
 
-    def __init__(self, X, y=None, sample_weight=None) -> None:
+    def __init__(
+        self,
+        X: ArrayLike | torch.Tensor,
+        y: ArrayLike | torch.Tensor | None = None,
+        sample_weight: ArrayLike | torch.Tensor | None = None,
+    ) -> None:
         self.X = _as_float_tensor(X, "X")
         n = self.X.shape[0]
         self.y = None if y is None else _as_float_tensor(y, "y")
@@ -64,7 +71,9 @@ class EventDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.X.shape[0]
 
-    def __getitem__(self, index):
+    def __getitem__(
+        self, index: int | slice | torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
         batch_y = None if self.y is None else self.y[index]
         return {"X": self.X[index], "w": self.w[index]}, batch_y
 
@@ -73,7 +82,7 @@ class EventDataset(torch.utils.data.Dataset):
         index = torch.as_tensor(index, dtype=torch.long)
         return EventDataset(self.X[index], None if self.y is None else self.y[index], self.w[index])
 
-    def to(self, device) -> EventDataset:
+    def to(self, device: str | torch.device) -> EventDataset:
         """The same events with every tensor on ``device``."""
         out = EventDataset.__new__(EventDataset)
         out.X = self.X.to(device)
@@ -105,7 +114,7 @@ class BatchIterator:
         batch_size: int,
         shuffle: bool = False,
         seed: int | None = None,
-        device="cpu",
+        device: str | torch.device = "cpu",
     ) -> None:
         if not isinstance(dataset, EventDataset):
             raise TypeError(f"BatchIterator needs an EventDataset, got {type(dataset).__name__}")
@@ -119,7 +128,7 @@ class BatchIterator:
     def __len__(self) -> int:
         return -(-len(self.dataset) // self.batch_size)
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor | None]]:
         data = self.dataset
         n = len(data)
         if self.shuffle:
@@ -151,7 +160,9 @@ class StratifiedSplit:
         self.seed = seed
         self.stratify = stratify
 
-    def __call__(self, dataset: EventDataset, y=None, **fit_params):
+    def __call__(
+        self, dataset: EventDataset, y: Any = None, **fit_params: Any
+    ) -> tuple[EventDataset, EventDataset]:
         from sklearn.model_selection import train_test_split
 
         index = np.arange(len(dataset))

@@ -8,7 +8,7 @@ their eq. (19) as an optional generator term (eq. 20).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -52,7 +52,13 @@ class SpectralNormLinear(nn.Linear):
         return F.linear(x, self.weight / sigma, self.bias)
 
 
-def _stack(n_inputs, sizes, n_outputs, activation, spectral_norm=False) -> nn.Sequential:
+def _stack(
+    n_inputs: int,
+    sizes: Sequence[int],
+    n_outputs: int,
+    activation: str,
+    spectral_norm: bool = False,
+) -> nn.Sequential:
     linear = SpectralNormLinear if spectral_norm else nn.Linear
     layers: list[nn.Module] = []
     width = n_inputs
@@ -150,16 +156,18 @@ class WeightedGAN(nn.Module):
         self.register_buffer("mmd_columns", torch.tensor([int(c) for c in columns]))
 
     # ---------------------------------------------------------------- the alternating protocol
-    def primary_parameters(self):
+    def primary_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
         return self.generator.named_parameters(prefix="generator")
 
-    def critic_parameters(self):
+    def critic_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
         return self.discriminator.named_parameters(prefix="discriminator")
 
-    def _generate_standardized(self, n: int, device) -> torch.Tensor:
+    def _generate_standardized(self, n: int, device: torch.device) -> torch.Tensor:
         return self.generator(torch.randn(n, self.latent_dim, device=device))
 
-    def critic_loss(self, inputs, y, w):
+    def critic_loss(
+        self, inputs: torch.Tensor, y: torch.Tensor | None, w: torch.Tensor
+    ) -> torch.Tensor:
         u = self.standardize(inputs)
         with torch.no_grad():
             fake = self._generate_standardized(u.shape[0], u.device)
@@ -170,7 +178,9 @@ class WeightedGAN(nn.Module):
         real = (w * F.softplus(-real_logit)).sum() / w.sum()
         return real + F.softplus(fake_logit).mean()
 
-    def primary_loss(self, inputs, y, w):
+    def primary_loss(
+        self, inputs: torch.Tensor, y: torch.Tensor | None, w: torch.Tensor
+    ) -> torch.Tensor:
         u = self.standardize(inputs)
         fake = self._generate_standardized(u.shape[0], u.device)
         loss = F.softplus(-self.discriminator(fake).squeeze(1)).mean()
@@ -178,11 +188,11 @@ class WeightedGAN(nn.Module):
             loss = loss + self.mmd_weight * self._mmd(u, w, fake)
         return loss
 
-    def _mmd(self, u, w, fake):
+    def _mmd(self, u: torch.Tensor, w: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         cols = self.mmd_columns
         return weighted_mmd(u[:, cols], w, fake[:, cols], self.mmd_kernel_widths)
 
-    def value(self, inputs, y, w):
+    def value(self, inputs: torch.Tensor, y: torch.Tensor | None, w: torch.Tensor) -> torch.Tensor:
         """Validation loss: the weighted MMD (all columns) between up to 2048 validation events
         and as many events generated from fixed noise."""
         u = self.standardize(inputs[:_VALIDATION_EVENTS])
@@ -197,7 +207,3 @@ class WeightedGAN(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Events in the units of the training features, from latent noise ``z``."""
         return self.generator(z) * self.standardize.scale + self.standardize.loc
-
-    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
-        """The discriminator's logit for events ``x`` (in the units of the features)."""
-        return self.discriminator(self.standardize(x))

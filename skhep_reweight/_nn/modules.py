@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 from torch.nn import functional as F
 
@@ -81,7 +82,7 @@ class Standardize(nn.Module):
     it moves to the GPU, pickles and predicts without a separate scaler.
     """
 
-    def __init__(self, loc: np.ndarray, scale: np.ndarray) -> None:
+    def __init__(self, loc: ArrayLike, scale: ArrayLike) -> None:
         super().__init__()
         self.register_buffer("loc", torch.as_tensor(np.asarray(loc, dtype=np.float32)))
         self.register_buffer("scale", torch.as_tensor(np.asarray(scale, dtype=np.float32)))
@@ -115,8 +116,8 @@ class MLP(nn.Module):
         hidden_layer_sizes: Sequence[int],
         n_outputs: int = 1,
         activation: str = "relu",
-        loc: np.ndarray | None = None,
-        scale: np.ndarray | None = None,
+        loc: ArrayLike | None = None,
+        scale: ArrayLike | None = None,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -158,8 +159,8 @@ class MarginalConditionalMLP(nn.Module):
         conditional_index: Sequence[int],
         hidden_layer_sizes: Sequence[int],
         activation: str = "relu",
-        loc: np.ndarray | None = None,
-        scale: np.ndarray | None = None,
+        loc: ArrayLike | None = None,
+        scale: ArrayLike | None = None,
     ) -> None:
         super().__init__()
         index = torch.as_tensor(np.asarray(conditional_index, dtype=np.int64))
@@ -218,13 +219,13 @@ class GaussianAnsatzNetwork(nn.Module):
         n_targets: int,
         hidden_layer_sizes: Sequence[int],
         activation: str = "relu",
-        x_loc: np.ndarray | None = None,
-        x_scale: np.ndarray | None = None,
-        z_loc: np.ndarray | None = None,
-        z_scale: np.ndarray | None = None,
+        x_loc: ArrayLike | None = None,
+        x_scale: ArrayLike | None = None,
+        z_loc: ArrayLike | None = None,
+        z_scale: ArrayLike | None = None,
         use_d: bool = False,
         min_precision: float = 1e-4,
-        init_state: dict | None = None,
+        init_state: dict[str, torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
         self.n_features = int(n_features)

@@ -1,10 +1,8 @@
-"""The weighted skorch net and the one training entry point every estimator uses.
+"""The one training entry point every estimator uses, and prediction.
 
-:class:`WeightedNet` is a :class:`skorch.NeuralNet` whose loss is the weighted mean of a per-event
-loss, with the weights sliced together with the events (see :mod:`skhep_reweight._nn.data`).
-:func:`train_network` builds such a net from the flat, scikit-learn-style parameters of an
-estimator, seeds it without touching torch's global random state, and fits it;
-:func:`predict_network` runs a fitted net over new events in large batches.
+:func:`train_network` builds a net of :mod:`skhep_reweight._nn.nets` from the flat,
+scikit-learn-style parameters of an estimator, seeds it without touching torch's global random
+state, and fits it; :func:`predict_network` runs a fitted net over new events in large batches.
 
 Extension points for a new method are the ``module`` (a :class:`torch.nn.Module` class and its
 keyword arguments) and the ``criterion`` (a per-event loss, :mod:`skhep_reweight._nn.losses`); a
@@ -14,18 +12,18 @@ method whose loss does not split into events overrides :meth:`WeightedNet.get_lo
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
-from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, LRScheduler
-from skorch.dataset import unpack_data
-from skorch.utils import to_tensor
+from skorch.callbacks import LRScheduler
 
 from .callbacks import CosineDecay, EpochProgressBar, StopOnNonFiniteLoss
 from .data import BatchIterator, EventDataset, StratifiedSplit
-from .losses import BinaryCrossEntropyPerEvent, donsker_varadhan_bound
+from .losses import BinaryCrossEntropyPerEvent
 from .modules import MLP, standardization_stats
+from .nets import AlternatingNet, DonskerVaradhanNet, Interrupted, MarkedEarlyStopping, WeightedNet
+from .params import TRAINING_KEYS
 from .seeding import derive_seeds, resolve_device, seeded
 
 __all__ = [
@@ -66,196 +64,27 @@ _LR_PATIENCE_SHARE = 3
 _ADVERSARIAL_BETAS = (0.5, 0.9)
 
 
-def _noop(*args, **kwargs):
+def _noop(*args: Any, **kwargs: Any) -> None:
     """A sink that prints nothing (early stopping's message when ``verbose=0``)."""
-
-
-class WeightedNet(NeuralNet):
-    """skorch net trained on weighted events.
-
-    A batch is ``({"X": features, "w": weights}, y)``. The loss of a batch is
-
-    .. math::
-
-        L = \\frac{1}{|B|} \\sum_{i \\in B} w_i\\, \\ell(f(x_i), y_i),
-
-    with :math:`\\ell` the per-event ``criterion``. The estimators normalize the weights to mean
-    one over the training sample, so that :math:`L` estimates the weighted population loss
-    without a per-batch normalization (which would divide by a batch sum that can be near zero
-    when negative weights are present).
-    """
-
-    def infer(self, x, **fit_params):
-        if isinstance(x, Mapping):
-            x = x["X"]
-        return self.module_(to_tensor(x, device=self.device), **fit_params)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        per_event = self.criterion_(y_pred, to_tensor(y_true, device=self.device))
-        if isinstance(X, Mapping) and "w" in X:
-            per_event = per_event * X["w"]
-        return per_event.mean()
-
-    def get_dataset(self, X, y=None):
-        # Only an EventDataset carries the weights with the events; building one here from a bare
-        # array would train with every weight silently set to one.
-        if not isinstance(X, EventDataset):
-            raise TypeError(
-                f"{type(self).__name__} trains on an EventDataset (features, targets "
-                f"and weights together), got {type(X).__name__}"
-            )
-        return X
-
-
-# The validation loss of DonskerVaradhanNet pairs events by permutations from this fixed seed, so
-# that it changes between epochs only through the network (early stopping compares like with like).
-_VALIDATION_PAIRING_SEED = 20_529
-
-
-class DonskerVaradhanNet(WeightedNet):
-    r"""Net trained to maximize the Donsker-Varadhan bound on stacked columns ``[x | z]``.
-
-    The module maps a row ``[x | z]`` to :math:`T(x, z)`. A batch of pairs drawn from
-    :math:`p(x, z)` gives the first term of the bound; the same batch with ``z`` permuted among
-    the events gives pairs from :math:`p(x)\,p(z)` for the second (see
-    :func:`~skhep_reweight._nn.losses.donsker_varadhan_bound`). The loss is minus the bound. A
-    permuted pair carries the product of its two events' weights.
-
-    Training permutations come from torch's (seeded) global generator; validation batches use
-    permutations from a fixed seed. The number of columns of x is the module's ``n_features``.
-    """
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        inputs, w = X["X"], X.get("w")
-        n_x = self.module_.n_features
-        if training:
-            perm = torch.randperm(inputs.shape[0], device=inputs.device)
-        else:
-            generator = torch.Generator().manual_seed(_VALIDATION_PAIRING_SEED)
-            perm = torch.randperm(inputs.shape[0], generator=generator).to(inputs.device)
-        shuffled = torch.cat([inputs[:, :n_x], inputs[perm, n_x:]], dim=1)
-        t_marginal = self.module_(shuffled)
-        w_marginal = None if w is None else w * w[perm]
-        if w is not None and not bool(w_marginal.sum() > 0):
-            # No shuffled pair with two non-zero weights: the second term is log(0/0) and the
-            # batch says nothing about it (estimators drop zero-weight events to avoid this).
-            return (y_pred * 0).sum()
-        return -donsker_varadhan_bound(y_pred, t_marginal, w, w_marginal)
-
-
-class AlternatingNet(WeightedNet):
-    r"""Two players trained in turn, each with its own optimizer: min-max and adversarial
-    objectives (optimal-transport potentials, a generator and its discriminator).
-
-    The module provides the two players and their losses:
-
-    - ``primary_parameters()`` and ``critic_parameters()``: named parameters of each player;
-      ``optimizer_`` (``optimizer``, ``lr``, ``optimizer__*``) trains the first,
-      ``critic_optimizer_`` (``critic_optimizer``, ``critic_optimizer__*``; its learning rate
-      defaults to ``lr``) the second;
-    - ``critic_loss(X, y, w)`` and ``primary_loss(X, y, w)``: the loss each player lowers on a
-      batch; ``value(X, y, w)``: the validation loss (early stopping monitors it);
-    - ``constrain()``, optional: run after every optimizer step (weight clipping, or keeping
-      the weights of an input-convex network non-negative).
-
-    Every batch takes one critic step; batches 1, 1 + ``n_critic``, 1 + 2 ``n_critic``, ...
-    (counted over the whole training) also take one primary step, on the same batch after the
-    critic's, so the critic sees ``n_critic`` fresh batches per primary update. The recorded
-    training loss is the primary loss of the last primary step; ``critic_loss`` is recorded per
-    batch. Input gradients stay available in validation (the players may be gradients of
-    potentials).
-    """
-
-    prefixes_ = [*WeightedNet.prefixes_, "critic_optimizer"]
-
-    def __init__(self, *args, n_critic: int = 1, critic_optimizer=torch.optim.AdamW, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.n_critic = n_critic
-        self.critic_optimizer = critic_optimizer
-
-    def initialize_optimizer(self, triggered_directly=None):
-        args, kwargs = self.get_params_for_optimizer("optimizer", self.module_.primary_parameters())
-        self.optimizer_ = self.optimizer(*args, **kwargs)
-        args, kwargs = self.get_params_for_optimizer(
-            "critic_optimizer", self.module_.critic_parameters()
-        )
-        self.critic_optimizer_ = self.critic_optimizer(*args, **kwargs)
-        # skorch registers an optimizer it does not know of when it is assigned; this one is
-        # declared in prefixes_ (so that critic_optimizer__* arguments are accepted), so it is
-        # registered by hand: zero_grad, the virtual parameters and the learning-rate callbacks
-        # find it in _optimizers, and unpickling on a CPU-only machine in the CUDA-dependent list
-        if "critic_optimizer" not in self._optimizers:
-            self._optimizers = [*self._optimizers, "critic_optimizer"]
-        if "critic_optimizer_" not in self.cuda_dependent_attributes_:
-            self.cuda_dependent_attributes_ = [
-                *self.cuda_dependent_attributes_,
-                "critic_optimizer_",
-            ]
-        self.n_steps_ = 0
-        self.primary_loss_ = None
-        return self
-
-    def _step(self, optimizer, loss_fn, *inputs):
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(*inputs)
-        loss.backward()
-        optimizer.step()
-        constrain = getattr(self.module_, "constrain", None)
-        if constrain is not None:
-            constrain()
-        return loss.detach()
-
-    def _unpack(self, batch):
-        Xi, yi = unpack_data(batch)
-        X = to_tensor(Xi["X"], device=self.device)
-        w = Xi.get("w")
-        w = torch.ones(X.shape[0], device=X.device) if w is None else to_tensor(w, self.device)
-        y = None if yi is None else to_tensor(yi, device=self.device)
-        return X, y, w
-
-    def train_step(self, batch, **fit_params):
-        self._set_training(True)
-        inputs = self._unpack(batch)
-        critic = self._step(self.critic_optimizer_, self.module_.critic_loss, *inputs)
-        self.history.record_batch("critic_loss", critic.item())
-        if self.n_steps_ % self.n_critic == 0:
-            self.primary_loss_ = self._step(self.optimizer_, self.module_.primary_loss, *inputs)
-        self.n_steps_ += 1
-        return {"loss": self.primary_loss_, "y_pred": None}
-
-    def validation_step(self, batch, **fit_params):
-        self._set_training(False)
-        with torch.enable_grad():
-            loss = self.module_.value(*self._unpack(batch)).detach()
-        return {"loss": loss, "y_pred": None}
 
 
 def train_network(
     module: type[torch.nn.Module],
     module_kwargs: dict,
-    criterion: type[torch.nn.Module],
     X: np.ndarray,
-    y: np.ndarray,
+    y: np.ndarray | None,
     sample_weight: np.ndarray | None,
     *,
-    learning_rate: float,
-    batch_size: int,
-    max_epochs: int,
-    early_stopping: bool,
-    validation_fraction: float,
-    n_iter_no_change: int,
-    weight_decay: float,
-    device: str,
+    options: Mapping[str, Any],
     seed: int,
-    verbose: int,
+    criterion: type[torch.nn.Module] | None = None,
     criterion_kwargs: dict | None = None,
-    optimizer: type[torch.optim.Optimizer] = torch.optim.AdamW,
     stratify: bool = True,
     net_class: type[WeightedNet] = WeightedNet,
     callbacks: list | None = None,
     desc: str = "training",
     lr_decay: bool = True,
-    **net_kwargs,
+    **net_kwargs: Any,
 ) -> WeightedNet:
     """Build and fit a :class:`WeightedNet`.
 
@@ -263,30 +92,28 @@ def train_network(
     ----------
     module, module_kwargs
         The network class and its constructor arguments; it is built inside the seeded context.
-    criterion
-        A per-event loss class (``reduction="none"`` semantics); a method whose loss does not
-        split into events overrides :meth:`WeightedNet.get_loss` in a subclass instead.
     X : ndarray of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+    y : ndarray of shape (n_samples,) or (n_samples, n_targets), or None
     sample_weight : ndarray of shape (n_samples,) or None
         Per-event weights, normalized by the caller (mean one is the convention).
-    learning_rate, batch_size, max_epochs, weight_decay
-        AdamW settings and the training length.
-    early_stopping, validation_fraction, n_iter_no_change
-        When ``early_stopping``, hold out a stratified ``validation_fraction`` of the events,
-        cut the learning rate by 0.3 after ``n_iter_no_change // 3`` epochs without improvement
-        of the weighted validation loss, stop after ``n_iter_no_change`` such epochs, and restore
-        the best epoch's parameters.
-    device : {"cpu", "cuda", "auto"} or torch device string
+    options : mapping
+        The flat training options of an estimator (:func:`~skhep_reweight._nn.params.
+        network_options`): ``learning_rate``, ``batch_size``, ``max_epochs`` and
+        ``weight_decay`` (AdamW and the training length); ``early_stopping``,
+        ``validation_fraction`` and ``n_iter_no_change`` (when ``early_stopping``, hold out a
+        stratified ``validation_fraction`` of the events, cut the learning rate by 0.3 after
+        ``n_iter_no_change // 3`` epochs without improvement of the weighted validation loss,
+        stop after ``n_iter_no_change`` such epochs, and restore the best epoch's parameters);
+        ``device`` ("cpu", "cuda", "cuda:N", "auto"); ``verbose`` (0 silent, 1 a progress bar
+        over epochs, 2 also skorch's per-epoch table).
     seed : int
         Seeds initialization, dropout, the split and the batch order; torch's global random
         state is restored afterwards.
-    verbose : int
-        0 silent, 1 a progress bar over epochs, 2 also skorch's per-epoch table.
+    criterion : per-event loss class, default=None
+        ``reduction="none"`` semantics. None for a net that computes its own loss (a
+        :meth:`WeightedNet.get_loss` override, or the two players of an :class:`AlternatingNet`).
     criterion_kwargs : dict, optional
         Constructor arguments of the criterion (a loss's own constants).
-    optimizer : torch optimizer class, default=AdamW
-        Receives ``lr=learning_rate`` and ``weight_decay``.
     stratify : bool, default=True
         Stratify the validation split by ``y`` (classification); regressors pass False.
     net_class : subclass of WeightedNet
@@ -306,7 +133,14 @@ def train_network(
     net : WeightedNet
         The fitted net, on ``device``, in evaluation mode.
     """
-    device = resolve_device(device)
+    unknown = set(options) - set(TRAINING_KEYS)
+    missing = set(TRAINING_KEYS) - set(options)
+    if unknown or missing:
+        raise TypeError(f"options: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
+    max_epochs, batch_size = options["max_epochs"], options["batch_size"]
+    early_stopping, validation_fraction = options["early_stopping"], options["validation_fraction"]
+    n_iter_no_change, verbose = options["n_iter_no_change"], options["verbose"]
+    device = resolve_device(options["device"])
     split_seed, loader_seed, torch_seed = derive_seeds(seed, 3)
     n_valid = int(round(validation_fraction * len(X))) if early_stopping else 0
     # Early stopping needs at least two validation and two training events; on tinier samples
@@ -318,7 +152,7 @@ def train_network(
         all_callbacks.append(
             (
                 "early_stopping",
-                EarlyStopping(
+                MarkedEarlyStopping(
                     monitor="valid_loss",
                     patience=n_iter_no_change,
                     load_best=True,
@@ -346,10 +180,10 @@ def train_network(
 
     net = net_class(
         module,
-        criterion=criterion,
-        optimizer=optimizer,
-        lr=learning_rate,
-        optimizer__weight_decay=weight_decay,
+        criterion=torch.nn.Identity if criterion is None else criterion,
+        optimizer=torch.optim.AdamW,
+        lr=options["learning_rate"],
+        optimizer__weight_decay=options["weight_decay"],
         max_epochs=max_epochs,
         batch_size=batch_size,
         train_split=(
@@ -374,7 +208,12 @@ def train_network(
     )
     dataset = EventDataset(X, y, sample_weight)
     with seeded(torch_seed, device):
-        net.fit(dataset, None)
+        try:
+            net.fit(dataset, None)
+        except Interrupted as exc:
+            raise KeyboardInterrupt(
+                f"{desc} interrupted in epoch {exc.args[0]} of {max_epochs}; nothing was fitted"
+            ) from None
     net.module_.eval()
     return net
 
@@ -386,29 +225,27 @@ def train_alternating(
     y: np.ndarray,
     sample_weight: np.ndarray | None,
     *,
+    options: Mapping[str, Any],
     n_critic: int,
     seed: int,
     desc: str,
     stratify: bool = True,
-    **options,
 ) -> AlternatingNet:
     """Build and fit an :class:`AlternatingNet`: the two-player recipe of every min-max method.
 
     Both players train with AdamW (betas 0.5, 0.9, the flat ``weight_decay``) and learning rates
     that fall to zero along a half cosine over ``max_epochs`` (:class:`CosineDecay`; at a
     constant rate the players keep circling the saddle point, and the plateau decay of
-    :func:`train_network` would cut one optimizer only). The module supplies the losses, so the
-    criterion is unused. ``options`` are :func:`train_network`'s training options
-    (``network_options(estimator)``).
+    :func:`train_network` would cut one optimizer only). The module supplies the losses.
+    ``options`` are :func:`train_network`'s training options (``network_options(estimator)``).
     """
     return train_network(
         module,
         module_kwargs,
-        torch.nn.Identity,
         X,
         y,
         sample_weight,
-        **options,
+        options=options,
         seed=seed,
         stratify=stratify,
         net_class=AlternatingNet,
@@ -431,7 +268,7 @@ def train_binary_classifier(
     activation: str,
     seed: int,
     desc: str,
-    **options,
+    **options: Any,
 ) -> WeightedNet:
     """An MLP with one logit trained by the weighted binary cross-entropy (label 1 vs label 0).
 
@@ -450,13 +287,13 @@ def train_binary_classifier(
             "loc": loc,
             "scale": scale,
         },
-        BinaryCrossEntropyPerEvent,
         X,
         y01.astype(np.float32),
         sample_weight,
+        options=options,
         seed=seed,
+        criterion=BinaryCrossEntropyPerEvent,
         desc=desc,
-        **options,
     )
 
 

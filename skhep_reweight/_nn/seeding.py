@@ -33,7 +33,7 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def derive_seeds(random_state, n: int) -> list[int]:
+def derive_seeds(random_state: int | np.random.RandomState | None, n: int) -> list[int]:
     """``n`` independent integer seeds drawn from ``random_state`` (None, int or RandomState)."""
     rng = check_random_state(random_state)
     return [int(s) for s in rng.randint(np.iinfo(np.int32).max, size=n)]

@@ -22,7 +22,7 @@ term), P the simulation and Q the data. The inner maximum over g is the convex c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -101,7 +101,7 @@ class ConvexPotential(nn.Module):
             nn.init.uniform_(layer.weight, 0.0, 1.0 / layer.in_features)
         if n_context:
 
-            def zero_affine(n_out, bias=0.0):
+            def zero_affine(n_out: int, bias: float = 0.0) -> nn.Linear:
                 layer = nn.Linear(n_context, n_out)
                 nn.init.zeros_(layer.weight)
                 nn.init.constant_(layer.bias, bias)
@@ -116,7 +116,7 @@ class ConvexPotential(nn.Module):
     def forward(self, u: torch.Tensor, e: torch.Tensor | None = None) -> torch.Tensor:
         has_context = self.n_context > 0
 
-        def x_term(k):
+        def x_term(k: int) -> torch.Tensor:
             if not has_context:
                 return self.x_layers[k](u)
             return self.x_layers[k](u * self.context_scale[k](e)) + self.context_bias[k](e)
@@ -143,7 +143,9 @@ class ConvexPotential(nn.Module):
             layer.weight.clamp_(min=0.0)
 
 
-def _gradient(potential, u, e, create_graph: bool) -> torch.Tensor:
+def _gradient(
+    potential: nn.Module, u: torch.Tensor, e: torch.Tensor | None, create_graph: bool
+) -> torch.Tensor:
     if not u.requires_grad:
         u = u.requires_grad_(True)
     value = potential(u, e).sum()
@@ -216,26 +218,26 @@ class TransportPotentials(nn.Module):
         self.g = players["g"]
 
     # ---------------------------------------------------------------- the alternating protocol
-    def primary_parameters(self):
+    def primary_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
         return self.f.named_parameters(prefix="f")
 
-    def critic_parameters(self):
+    def critic_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
         return self.g.named_parameters(prefix="g")
 
     def constrain(self) -> None:
         self.f["potential"].constrain()
         self.g["potential"].constrain()
 
-    def _split(self, inputs: torch.Tensor):
+    def _split(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         u = (inputs[:, : self.n_moved] - self.loc) / self.scale
         c = inputs[:, self.n_moved :]
         return u, c
 
     @staticmethod
-    def _context(player, c):
+    def _context(player: nn.ModuleDict, c: torch.Tensor) -> torch.Tensor | None:
         return player["context"](c) if "context" in player else None
 
-    def _potential(self, player, u, c):
+    def _potential(self, player: nn.ModuleDict, u: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         r"""The potential, anchored at :math:`\varphi(0, c) = 0` when there is a context.
 
         A term :math:`k(c)` that depends on c alone does not move any event, but it enters the
@@ -250,10 +252,14 @@ class TransportPotentials(nn.Module):
             value = value - player["potential"](torch.zeros_like(u), e)
         return value
 
-    def _grad(self, player, u, c, create_graph=False):
+    def _grad(
+        self, player: nn.ModuleDict, u: torch.Tensor, c: torch.Tensor, create_graph: bool = False
+    ) -> torch.Tensor:
         return _gradient(player["potential"], u, self._context(player, c), create_graph)
 
-    def _terms(self, inputs, y, w, create_graph):
+    def _terms(
+        self, inputs: torch.Tensor, y: torch.Tensor, w: torch.Tensor, create_graph: bool
+    ) -> tuple[torch.Tensor, ...] | None:
         """Normalized weights, the data's ∇g(y) and the pieces of J for one batch."""
         u, c = self._split(inputs)
         sim, data = y == 0, y == 1
@@ -264,7 +270,7 @@ class TransportPotentials(nn.Module):
         grad_g = self._grad(self.g, yd.clone(), cd, create_graph=create_graph)
         return a, b, u[sim], c[sim], yd, cd, grad_g
 
-    def critic_loss(self, inputs, y, w):
+    def critic_loss(self, inputs: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """Minus the g-dependent part of J: g ascends :math:`\\langle y, \\nabla g\\rangle -
         f(\\nabla g)`."""
         terms = self._terms(inputs, y, w, create_graph=True)
@@ -273,7 +279,7 @@ class TransportPotentials(nn.Module):
         _, b, _, _, yd, cd, grad_g = terms
         return -(b * ((yd * grad_g).sum(1) - self._potential(self.f, grad_g, cd))).sum()
 
-    def primary_loss(self, inputs, y, w):
+    def primary_loss(self, inputs: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """The f-dependent part of J: :math:`E_P f(x) - E_Q f(\\nabla g(y))`, g held fixed."""
         terms = self._terms(inputs, y, w, create_graph=False)
         if terms is None:
@@ -284,7 +290,7 @@ class TransportPotentials(nn.Module):
             b * self._potential(self.f, grad_g, cd)
         ).sum()
 
-    def value(self, inputs, y, w):
+    def value(self, inputs: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         r"""The semi-dual objective of f alone, :math:`E_P[f(x)] + E_Q[f^*(y)]` (the validation
         loss; the optimal potential minimizes it, to :math:`\tfrac12(E|x|^2 + E|y|^2 -
         W_2^2)` in standardized units). The conjugate :math:`f^*(y) = \langle u^*, y\rangle -
@@ -315,7 +321,9 @@ class TransportPotentials(nn.Module):
             grad = self._grad(self.g, u.detach().clone(), c)
         return self.loc + self.scale * grad
 
-    def _solve_gradient_equation(self, v, c, max_iter=30):
+    def _solve_gradient_equation(
+        self, v: torch.Tensor, c: torch.Tensor, max_iter: int = 30
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         r"""Solve :math:`\nabla_u f(u, c) = v` for u (standardized units) by damped Newton steps
         from :math:`\nabla g(v)`; returns u and a mask of the rows that reached
         :data:`_NEWTON_TOLERANCE`."""
@@ -326,7 +334,7 @@ class TransportPotentials(nn.Module):
             e = None if e is None else e.detach()
             u = self._grad(self.g, v.detach().clone(), c).detach()
 
-            def residual_and_hessian(u):
+            def residual_and_hessian(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
                 u = u.detach().requires_grad_(True)
                 grad = _gradient(potential, u, e, create_graph=True)
                 rows = [

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from numpy.typing import ArrayLike
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import (
-    check_is_fitted,
-    validate_data,
-)
 
+from .._base import BaseReweighter, fit_method
+from .._classifier import takes_sample_weight
 from .._nn import (
     NETWORK_PARAMETER_CONSTRAINTS,
     MarginalConditionalMLP,
@@ -26,16 +25,15 @@ from .._nn.params import check_hidden_layer_sizes
 from .._validation import (
     check_binary_labels,
     check_event_weights,
-    check_score_labels,
     class_balanced_weights,
+    resolve_columns,
 )
-from ._dctr import DCTRReweighter, _stack_samples, _takes_sample_weight
+from ._dctr import DCTRReweighter
 from ._weights import (
     DEFAULT_PROBA_CLIP,
     _max_log_ratio,
     balanced_cross_entropy,
     clip_log_ratio,
-    proba_from_log_ratio,
 )
 
 __all__ = ["ConditionalReweighter", "resolve_conditional_features"]
@@ -44,90 +42,29 @@ METHODS = ("joint", "ratio", "marginal_then_conditional")
 
 
 def resolve_conditional_features(
-    conditional_features, n_features: int, feature_names=None
+    conditional_features: ArrayLike | int | str | None,
+    n_features: int,
+    feature_names: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Column indices of x' from ``conditional_features`` (indices, names or a boolean mask).
-
-    Parameters
-    ----------
-    conditional_features : int, str, or array-like of int, str or bool
-        The conditioning columns: indices (negative ones count from the end), names of
-        DataFrame columns, or a boolean mask over the columns.
-    n_features : int
-        Number of columns of X.
-    feature_names : ndarray of str, default=None
-        The column names of X when it was a DataFrame.
-
-    Returns
-    -------
-    index : ndarray of int
-        Sorted indices of the conditioning columns; at least one column remains for x. A column
-        named twice raises.
+    """Column indices of x' from ``conditional_features`` (indices, names or a boolean mask),
+    by :func:`~skhep_reweight._validation.resolve_columns`; at least one column remains for x.
 
     Examples
     --------
     >>> resolve_conditional_features([-1], 3)
     array([2])
-    >>> import numpy as np
-    >>> resolve_conditional_features("pt_true", 2, np.array(["pt_reco", "pt_true"]))
-    array([1])
     """
     if conditional_features is None:
         raise ValueError(
             "conditional_features is None: name the columns of x' that the weights are "
             "conditioned on (column indices, or names when X is a DataFrame)"
         )
-    items = np.atleast_1d(np.asarray(conditional_features, dtype=object))
-    if items.ndim != 1 or items.size == 0:
-        raise ValueError(
-            f"conditional_features must name at least one column, got {conditional_features!r}"
-        )
-    if all(isinstance(v, (bool, np.bool_)) for v in items):
-        if items.size != n_features:
-            raise ValueError(
-                f"conditional_features is a boolean mask of length {items.size}, but X has "
-                f"{n_features} feature(s)"
-            )
-        index = np.flatnonzero(items.astype(bool))
-    elif all(isinstance(v, str) for v in items):
-        if feature_names is None:
-            raise ValueError(
-                f"conditional_features names columns {list(items)}, but X has no column names "
-                "(fit on a DataFrame, or give column indices)"
-            )
-        names = list(feature_names)
-        missing = [v for v in items if v not in names]
-        if missing:
-            raise ValueError(f"conditional_features names columns {missing} that X lacks: {names}")
-        index = np.array([names.index(v) for v in items], dtype=np.int64)
-    elif all(isinstance(v, (Integral, np.integer)) and not isinstance(v, bool) for v in items):
-        index = items.astype(np.int64)
-        bad = index[(index < -n_features) | (index >= n_features)]
-        if bad.size:
-            raise ValueError(
-                f"conditional_features holds column indices {bad.tolist()} outside the "
-                f"{n_features} feature(s) of X"
-            )
-        index = np.where(index < 0, index + n_features, index)
-    else:
-        raise TypeError(
-            "conditional_features must be column indices, column names or a boolean mask, "
-            f"got {conditional_features!r}"
-        )
-    if np.unique(index).size != index.size:
-        raise ValueError(f"conditional_features names a column twice: {conditional_features!r}")
-    index = np.sort(index)
-    if index.size == 0:
-        raise ValueError("conditional_features selects no column")
-    if index.size == n_features:
-        raise ValueError(
-            f"X has {n_features} feature(s) and conditional_features names all of them; the "
-            "reweighted features x must be at least one column besides the conditioning x'"
-        )
-    return index
+    return resolve_columns(
+        conditional_features, n_features, feature_names, name="conditional_features"
+    )
 
 
-class ConditionalReweighter(ClassifierMixin, BaseEstimator):
+class ConditionalReweighter(BaseReweighter):
     r"""Neural conditional reweighting: :math:`w(x \mid x') = q(x \mid x') / p(x \mid x')`.
 
     The columns of X are split into the conditioning features :math:`x'` (named by
@@ -220,7 +157,7 @@ class ConditionalReweighter(ClassifierMixin, BaseEstimator):
     proba_clip : float, default=1e-6
         The log-ratios are clipped to :math:`\pm\log((1 - c)/c)` (each classifier's for the
         classical methods, and :math:`h` itself), bounding the weights by about ``1/proba_clip``.
-    device : {"auto", "cpu", "cuda"}, default="auto"
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
     random_state : int, RandomState instance or None, default=None
         Seeds everything; with an int, two fits on the CPU give identical weights.
     verbose : int, default=0
@@ -241,9 +178,15 @@ class ConditionalReweighter(ClassifierMixin, BaseEstimator):
         ``method="marginal_then_conditional"``: the classifier of :math:`(x, x')` trained on the
         marginally reweighted source.
     n_clipped_ : int
-        Events whose weight involves a clipped log-ratio (:math:`h`, and for ``"ratio"`` also
-        the joint or the marginal classifier's): on the training sample after ``fit``, then in
-        the latest ``predict_weights`` call.
+        Training events whose weight involves a clipped log-ratio (:math:`h`, and for
+        ``"ratio"`` also the joint or the marginal classifier's). Prediction writes nothing on
+        the estimator.
+    n_iter_ : int
+        Epochs trained (built-in networks; the two classifiers' together for the classical
+        methods).
+    loss_curve_, validation_loss_curve_ : ndarray of shape (n_epochs,) or None
+        Training and validation loss per epoch of the joint network (of the second classifier
+        for the classical methods; the marginal one's are on ``marginal_reweighter_``).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -299,11 +242,11 @@ class ConditionalReweighter(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        conditional_features=None,
+        conditional_features: ArrayLike | int | str | None = None,
         *,
         method: str = "joint",
-        classifier=None,
-        hidden_layer_sizes=(50, 50, 50),
+        classifier: Any = None,
+        hidden_layer_sizes: int | tuple[int, ...] = (50, 50, 50),
         activation: str = "silu",
         learning_rate: float = 1e-3,
         batch_size: int = 1024,
@@ -314,28 +257,16 @@ class ConditionalReweighter(ClassifierMixin, BaseEstimator):
         weight_decay: float = 0.0,
         proba_clip: float = DEFAULT_PROBA_CLIP,
         device: str = "auto",
-        random_state=None,
+        random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
     ) -> None:
-        self.conditional_features = conditional_features
-        self.method = method
-        self.classifier = classifier
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.weight_decay = weight_decay
-        self.proba_clip = proba_clip
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        self._set_params_from_init(locals())
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y, sample_weight=None) -> ConditionalReweighter:
+    @fit_method
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> ConditionalReweighter:
         """Learn the conditional ratio target/source from stacked samples.
 
         Parameters
@@ -352,7 +283,6 @@ class ConditionalReweighter(ClassifierMixin, BaseEstimator):
         -------
         self : ConditionalReweighter
         """
-        self._validate_params()
         if self.method == "joint" and self.classifier is not None:
             raise ValueError(
                 "method='joint' trains the built-in network on the joint loss and cannot use "
@@ -362,69 +292,47 @@ class ConditionalReweighter(ClassifierMixin, BaseEstimator):
         if (
             self.method == "marginal_then_conditional"
             and self.classifier is not None
-            and not _takes_sample_weight(self.classifier)
+            and not takes_sample_weight(self.classifier)
         ):
             raise TypeError(
                 f"method='marginal_then_conditional' trains its second classifier on the source "
                 f"weighted by the marginal ratio, but {type(self.classifier).__name__}.fit takes "
                 "no sample_weight; give a classifier that does, or method='ratio'"
             )
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        X, y = self._validate_input(X, y, reset=True)
         self.conditional_index_ = resolve_conditional_features(
             self.conditional_features, X.shape[1], getattr(self, "feature_names_in_", None)
         )
         self.classes_, y01 = check_binary_labels(y)
         weight = check_event_weights(sample_weight, X.shape[0])
         balanced = class_balanced_weights(y01, weight)
-        for stale in (
-            "net_",
-            "marginal_reweighter_",
-            "joint_reweighter_",
-            "conditional_reweighter_",
-        ):
-            self.__dict__.pop(stale, None)
 
         marginal_seed, second_seed = derive_seeds(self.random_state, 2)
         if self.method == "joint":
             self._fit_joint(X, y01, balanced, marginal_seed)
+            self._record_history(self.net_)
         else:
             self.marginal_reweighter_ = self._reweighter(marginal_seed).fit(
                 X[:, self.conditional_index_], y01, sample_weight=weight
             )
             if self.method == "ratio":
-                self.joint_reweighter_ = self._reweighter(second_seed).fit(
+                second = self.joint_reweighter_ = self._reweighter(second_seed).fit(
                     X, y01, sample_weight=weight
                 )
             else:
                 g = self.marginal_reweighter_.decision_function(X[:, self.conditional_index_])
                 moved = np.where(y01 == 0, weight * np.exp(g), weight)
-                self.conditional_reweighter_ = self._reweighter(second_seed).fit(
+                second = self.conditional_reweighter_ = self._reweighter(second_seed).fit(
                     X, y01, sample_weight=moved
                 )
+            if hasattr(second, "n_iter_"):
+                self.n_iter_ = self.marginal_reweighter_.n_iter_ + second.n_iter_
+                self.loss_curve_ = second.loss_curve_
+                self.validation_loss_curve_ = second.validation_loss_curve_
         _, _, self.n_clipped_ = self._log_ratios(X)
         return self
 
-    def fit_samples(
-        self, source, target, source_weight=None, target_weight=None
-    ) -> ConditionalReweighter:
-        """Fit from the two samples, as hep_ml's ``GBReweighter.fit(original, target)``.
-
-        Parameters
-        ----------
-        source : array-like of shape (n_source, n_features)
-            The sample to be reweighted, columns of x and x' together.
-        target : array-like of shape (n_target, n_features)
-            The sample whose conditional distribution of x given x' is reproduced.
-        source_weight, target_weight : array-like of shape (n_source,) / (n_target,), default=None
-
-        Returns
-        -------
-        self : ConditionalReweighter
-        """
-        X, y, weight = _stack_samples(source, target, source_weight, target_weight)
-        return self.fit(X, y, sample_weight=weight)
-
-    def _fit_joint(self, X, y01, balanced, seed) -> None:
+    def _fit_joint(self, X: np.ndarray, y01: np.ndarray, balanced: np.ndarray, seed: int) -> None:
         loc, scale = standardization_stats(X, balanced)
         self.net_ = train_network(
             MarginalConditionalMLP,
@@ -436,16 +344,16 @@ class ConditionalReweighter(ClassifierMixin, BaseEstimator):
                 "loc": loc,
                 "scale": scale,
             },
-            MarginalJointCrossEntropy,
             X,
             y01.astype(np.float32),
             balanced,
+            options=network_options(self),
             seed=seed,
+            criterion=MarginalJointCrossEntropy,
             desc="conditional reweighting",
-            **network_options(self),
         )
 
-    def _reweighter(self, seed) -> DCTRReweighter:
+    def _reweighter(self, seed: int) -> DCTRReweighter:
         """A DCTRReweighter with this estimator's settings, for the classical methods."""
         return DCTRReweighter(
             self.classifier,
@@ -457,11 +365,7 @@ class ConditionalReweighter(ClassifierMixin, BaseEstimator):
         )
 
     # ------------------------------------------------------------------ prediction
-    def _validated(self, X) -> np.ndarray:
-        check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-
-    def _log_ratios(self, X) -> tuple[np.ndarray, np.ndarray, int]:
+    def _log_ratios(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Clipped log-ratios g(x') and h(x, x'), and the number of events whose weight involves a
         clipped value."""
         bound = _max_log_ratio(self.proba_clip)
@@ -482,63 +386,17 @@ class ConditionalReweighter(ClassifierMixin, BaseEstimator):
         n_clipped = int(np.count_nonzero(component_clipped | (np.abs(h) >= bound)))
         return g, h, n_clipped
 
-    def predict_weights(self, X, sample_weight=None) -> np.ndarray:
-        """The per-event conditional ratio q(x|x')/p(x|x') (times ``sample_weight``).
+    def _log_ratio(self, features: np.ndarray) -> tuple[np.ndarray, int]:
+        """The conditional log-ratio h(x, x'), what the weights and the classifier methods use."""
+        _, h, n_clipped = self._log_ratios(features)
+        return h, n_clipped
 
-        Not renormalized: predicting in batches gives the same numbers as predicting at once,
-        and the mean over the source events at any x' is close to one.
+    def _score_loss(self, features: np.ndarray, y01: np.ndarray, weight: np.ndarray) -> float:
+        """The loss of the single training: the cross-entropies of g and of g + h."""
+        g, h, _ = self._log_ratios(features)
+        return balanced_cross_entropy(y01, g, weight) + balanced_cross_entropy(y01, g + h, weight)
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Events of the source sample (x and x' columns as in ``fit``).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights the events already carry.
-
-        Returns
-        -------
-        weights : ndarray of shape (n_samples,)
-        """
-        X = self._validated(X)
-        _, h, self.n_clipped_ = self._log_ratios(X)
-        return np.exp(h) * check_event_weights(sample_weight, X.shape[0])
-
-    def decision_function(self, X) -> np.ndarray:
-        """The clipped conditional log-ratio h(x, x') = log(q(x|x')/p(x|x'))."""
-        return self._log_ratios(self._validated(X))[1]
-
-    def marginal_decision_function(self, X) -> np.ndarray:
+    def marginal_decision_function(self, X: ArrayLike) -> np.ndarray:
         """The clipped marginal log-ratio g(x') = log(q(x')/p(x')) learned alongside; ``exp`` of
         it reweights the x' spectrum."""
-        return self._log_ratios(self._validated(X))[0]
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities at equal x' densities: column 1 is sigma(h(x, x'))."""
-        s = self.decision_function(X)
-        return proba_from_log_ratio(s)
-
-    def predict(self, X) -> np.ndarray:
-        """The more likely class at equal x' densities (the sign of h)."""
-        positive = self.decision_function(X) > 0
-        return self.classes_[positive.astype(int)]
-
-    def score(self, X, y, sample_weight=None) -> float:
-        """Minus the loss of the single training on these events (higher is better).
-
-        The sum of the class-balanced weighted cross-entropies of the marginal logit g(x') and
-        of the joint logit g + h: a proper scoring rule for the pair, the same for the three
-        methods, so that model selection with the default score picks the best ratio.
-        """
-        check_is_fitted(self)
-        y01 = check_score_labels(y, self.classes_, X)
-        weight = check_event_weights(sample_weight, y01.shape[0])
-        g, h, _ = self._log_ratios(self._validated(X))
-        return -(
-            balanced_cross_entropy(y01, g, weight) + balanced_cross_entropy(y01, g + h, weight)
-        )
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.allow_nan = False
-        return tags
+        return self._log_ratios(self._validate_fitted_input(X))[0]

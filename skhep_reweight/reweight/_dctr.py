@@ -3,44 +3,36 @@
 from __future__ import annotations
 
 from numbers import Real
+from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.pipeline import Pipeline
+from numpy.typing import ArrayLike
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import (
-    check_is_fitted,
-    has_fit_parameter,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted
 
-from .._nn import (
-    NETWORK_PARAMETER_CONSTRAINTS,
-    derive_seeds,
-    network_options,
-    predict_network,
-    train_binary_classifier,
-)
-from .._nn.params import check_hidden_layer_sizes
+from .._base import BaseReweighter, fit_method, stack_samples
+from .._classifier import fit_balanced_classifier, raw_log_ratio
+from .._nn import NETWORK_PARAMETER_CONSTRAINTS, derive_seeds
+from .._nn.params import network_spec
 from .._validation import (
     check_binary_labels,
+    check_class_totals,
     check_event_weights,
     check_score_labels,
-    class_balanced_weights,
 )
-from ._theta import broadcast_theta, check_in_range, fill_source_theta, theta_for_fit
-from ._weights import (
-    DEFAULT_PROBA_CLIP,
-    balanced_cross_entropy,
-    clip_log_ratio,
-    log_ratio_from_proba,
-    proba_from_log_ratio,
+from ._theta import (
+    broadcast_theta,
+    check_in_range,
+    fill_source_theta,
+    theta_for_fit,
+    trained_range,
 )
+from ._weights import DEFAULT_PROBA_CLIP, clip_log_ratio
 
 __all__ = ["DCTRReweighter"]
 
 
-class DCTRReweighter(ClassifierMixin, BaseEstimator):
+class DCTRReweighter(BaseReweighter):
     r"""Full phase-space reweighting with a classifier (DCTR), optionally parametrized.
 
     A classifier :math:`f` is trained with the binary cross-entropy (eq. 1 of [2]_) to separate a
@@ -97,7 +89,7 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
     allow_extrapolation : bool, default=False
         Parametrized form: allow ``theta`` outside the range seen in training (by default such a
         point raises a ValueError; 1% of the range's width counts as inside).
-    device : {"auto", "cpu", "cuda"}, default="auto"
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
         Where the network trains and predicts; "auto" takes the GPU when there is one.
     random_state : int, RandomState instance or None, default=None
         Seeds everything: initialization, the validation split, the batch order and the theta
@@ -120,8 +112,15 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
     theta_range_ : ndarray of shape (2, n_parameters_)
         Minimum and maximum of theta over the target rows in training.
     n_clipped_ : int
-        How many events had their classifier output clipped: on the training sample after
-        ``fit``, then on the events of the latest ``predict_weights`` call.
+        How many training events had their classifier output clipped. Prediction writes
+        nothing on the estimator (one fitted model can serve several threads); the count on
+        other events is ``np.sum(np.abs(rw.decision_function(X)) >= bound)``.
+    n_iter_ : int
+        Epochs the built-in network trained (built-in network only).
+    loss_curve_ : ndarray of shape (n_iter_,)
+        Training loss per epoch (built-in network only).
+    validation_loss_curve_ : ndarray of shape (n_iter_,) or None
+        Validation loss per epoch, None without early stopping (built-in network only).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When X is a DataFrame with string column names.
@@ -172,9 +171,9 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        classifier=None,
+        classifier: Any = None,
         *,
-        hidden_layer_sizes=(50, 50, 50),
+        hidden_layer_sizes: int | tuple[int, ...] = (50, 50, 50),
         activation: str = "silu",
         learning_rate: float = 1e-3,
         batch_size: int = 1024,
@@ -186,27 +185,20 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         proba_clip: float = DEFAULT_PROBA_CLIP,
         allow_extrapolation: bool = False,
         device: str = "auto",
-        random_state=None,
+        random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
     ) -> None:
-        self.classifier = classifier
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.weight_decay = weight_decay
-        self.proba_clip = proba_clip
-        self.allow_extrapolation = allow_extrapolation
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        self._set_params_from_init(locals())
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y, sample_weight=None, theta=None) -> DCTRReweighter:
+    @fit_method
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        theta: ArrayLike | None = None,
+    ) -> DCTRReweighter:
         """Learn the ratio target/source from stacked samples.
 
         Parameters
@@ -226,14 +218,11 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         -------
         self : DCTRReweighter
         """
-        self._validate_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        X, y = self._validate_input(X, y, reset=True)
         self.classes_, y01 = check_binary_labels(y)
         weight = check_event_weights(sample_weight, X.shape[0])
-        class_balanced_weights(y01, weight)  # both classes need a positive total
+        check_class_totals(y01, weight)  # on the weights as given, before the theta factor
         theta_seed, train_seed = derive_seeds(self.random_state, 2)
-        for stale in ("net_", "classifier_", "theta_range_"):
-            self.__dict__.pop(stale, None)
 
         self.n_parameters_ = 0
         features = X
@@ -243,22 +232,35 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
             )
             weight = weight * factor
             self.n_parameters_ = t.shape[1]
-            target_theta = t[y01 == 1]
-            self.theta_range_ = np.vstack([target_theta.min(axis=0), target_theta.max(axis=0)])
+            self.theta_range_ = trained_range(t, y01)
             features = np.hstack([X, t])
-        balanced = class_balanced_weights(y01, weight)
 
+        model, self.prior_ratio_ = fit_balanced_classifier(
+            self.classifier,
+            features,
+            y01,
+            weight,
+            seed=train_seed,
+            network=network_spec(self),
+            desc="DCTR",
+            weighted=sample_weight is not None,
+        )
         if self.classifier is None:
-            self._fit_network(features, y01, balanced, train_seed)
+            self.net_ = model
+            self._record_history(model)
         else:
-            self._fit_classifier(
-                features, y01, weight, balanced, train_seed, weighted=sample_weight is not None
-            )
+            self.classifier_ = model
         _, self.n_clipped_ = self._log_ratio(features)
         return self
 
     def fit_samples(
-        self, source, target, source_weight=None, target_weight=None, *, target_theta=None
+        self,
+        source: ArrayLike,
+        target: ArrayLike,
+        source_weight: ArrayLike | None = None,
+        target_weight: ArrayLike | None = None,
+        *,
+        target_theta: ArrayLike | None = None,
     ) -> DCTRReweighter:
         """Fit from the two samples, as hep_ml's ``GBReweighter.fit(original, target)``.
 
@@ -267,7 +269,7 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         source : array-like of shape (n_source, n_features)
             The sample to be reweighted (simulation, nominal parameters).
         target : array-like of shape (n_target, n_features)
-            The sample to reproduce.
+            The sample to reproduce. Both DataFrames (same columns) or both arrays.
         source_weight, target_weight : array-like of shape (n_source,) / (n_target,), default=None
         target_theta : array-like of shape (n_target, n_parameters), default=None
             Parametrized form: the parameters of each target event; the source gets NaN (filled
@@ -277,51 +279,22 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         -------
         self : DCTRReweighter
         """
-        X, y, weight = _stack_samples(source, target, source_weight, target_weight)
-        theta = None
-        if target_theta is not None:
-            t = np.asarray(target_theta, dtype=np.float64)
-            t = t[:, None] if t.ndim == 1 else t
-            if t.ndim != 2 or t.shape[0] != len(target):
-                raise ValueError(
-                    f"target_theta must have shape ({len(target)}, n_parameters), one row per "
-                    f"target event, got {np.shape(target_theta)}"
-                )
-            theta = np.vstack([np.full((len(source), t.shape[1]), np.nan), t])
+        if target_theta is None:
+            return super().fit_samples(source, target, source_weight, target_weight)
+        X, y, weight = stack_samples(source, target, source_weight, target_weight)
+        t = np.asarray(target_theta, dtype=np.float64)
+        t = t[:, None] if t.ndim == 1 else t
+        if t.ndim != 2 or t.shape[0] != len(target):
+            raise ValueError(
+                f"target_theta must have shape ({len(target)}, n_parameters), one row per "
+                f"target event, got {np.shape(target_theta)}"
+            )
+        theta = np.vstack([np.full((len(source), t.shape[1]), np.nan), t])
         return self.fit(X, y, sample_weight=weight, theta=theta)
 
-    def _fit_network(self, features, y01, balanced, seed) -> None:
-        self.net_ = train_binary_classifier(
-            features,
-            y01,
-            balanced,
-            hidden_layer_sizes=check_hidden_layer_sizes(self.hidden_layer_sizes),
-            activation=self.activation,
-            seed=seed,
-            desc="DCTR",
-            **network_options(self),
-        )
-        self.prior_ratio_ = 1.0
-
-    def _fit_classifier(self, features, y01, weight, balanced, seed, *, weighted) -> None:
-        clf = seeded_clone(self.classifier, seed)
-        if _takes_sample_weight(clf):
-            clf.fit(features, y01, **{sample_weight_key(clf): balanced})
-            self.prior_ratio_ = 1.0
-        else:
-            if weighted and not np.allclose(weight, weight[0]):
-                raise TypeError(
-                    f"{type(clf).__name__}.fit takes no sample_weight, so it cannot "
-                    "learn from weighted events; give a classifier that does"
-                )
-            clf.fit(features, y01)
-            self.prior_ratio_ = float(np.sum(y01 == 0) / np.sum(y01 == 1))
-        self.classifier_ = clf
-
     # ------------------------------------------------------------------ prediction
-    def _features(self, X, theta) -> np.ndarray:
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+    def _prediction_input(self, X: ArrayLike, theta: ArrayLike | None = None) -> np.ndarray:
+        X = self._validate_fitted_input(X)
         if self.n_parameters_ == 0:
             if theta is not None:
                 raise ValueError("theta was given but this reweighter was not fitted with theta")
@@ -336,15 +309,14 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
             check_in_range(t, self.theta_range_[0], self.theta_range_[1], names)
         return np.hstack([X, t])
 
-    def _log_ratio(self, features) -> tuple[np.ndarray, int]:
+    def _log_ratio(self, features: np.ndarray) -> tuple[np.ndarray, int]:
         """Clipped log-ratio log(q/p) on validated features, and how many were clipped."""
-        if hasattr(self, "net_"):
-            raw = predict_network(self.net_, features)[:, 0] + np.log(self.prior_ratio_)
-            return clip_log_ratio(raw, self.proba_clip)
-        proba = self.classifier_.predict_proba(features)[:, 1]
-        return log_ratio_from_proba(proba, self.prior_ratio_, self.proba_clip)
+        model = self.net_ if hasattr(self, "net_") else self.classifier_
+        return clip_log_ratio(raw_log_ratio(model, features, self.prior_ratio_), self.proba_clip)
 
-    def predict_weights(self, X, sample_weight=None, theta=None) -> np.ndarray:
+    def predict_weights(
+        self, X: ArrayLike, sample_weight: ArrayLike | None = None, theta: ArrayLike | None = None
+    ) -> np.ndarray:
         """The per-event density ratio q(x)/p(x) (times ``sample_weight``), not renormalized.
 
         Parameters
@@ -360,25 +332,27 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         -------
         weights : ndarray of shape (n_samples,)
         """
-        features = self._features(X, theta)
-        log_ratio, self.n_clipped_ = self._log_ratio(features)
-        return np.exp(log_ratio) * check_event_weights(sample_weight, features.shape[0])
+        return super().predict_weights(X, sample_weight, theta=theta)
 
-    def decision_function(self, X, theta=None) -> np.ndarray:
+    def decision_function(self, X: ArrayLike, theta: ArrayLike | None = None) -> np.ndarray:
         """The clipped log density ratio log(q(x)/p(x)); positive favours the target class."""
-        return self._log_ratio(self._features(X, theta))[0]
+        return super().decision_function(X, theta=theta)
 
-    def predict_proba(self, X, theta=None) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike, theta: ArrayLike | None = None) -> np.ndarray:
         """Class probabilities for equal class totals: column 1 is q/(p+q)."""
-        s = self.decision_function(X, theta)
-        return proba_from_log_ratio(s)
+        return super().predict_proba(X, theta=theta)
 
-    def predict(self, X, theta=None) -> np.ndarray:
+    def predict(self, X: ArrayLike, theta: ArrayLike | None = None) -> np.ndarray:
         """The more likely class under equal class totals."""
-        positive = self.decision_function(X, theta) > 0
-        return self.classes_[positive.astype(int)]
+        return super().predict(X, theta=theta)
 
-    def score(self, X, y, sample_weight=None, theta=None) -> float:
+    def score(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        theta: ArrayLike | None = None,
+    ) -> float:
         """Minus the class-balanced weighted binary cross-entropy (higher is better).
 
         A proper scoring rule for the density ratio: it is maximized by the true q/p, so model
@@ -389,98 +363,15 @@ class DCTRReweighter(ClassifierMixin, BaseEstimator):
         as ``fit``: enable scikit-learn's metadata routing and call
         ``set_fit_request(theta=True)`` and ``set_score_request(theta=True)``.
         """
+        if not (self.__dict__.get("n_parameters_") and theta is not None):
+            return super().score(X, y, sample_weight, theta=theta)
         check_is_fitted(self)
         y01 = check_score_labels(y, self.classes_, X)
         weight = check_event_weights(sample_weight, y01.shape[0])
-        if self.n_parameters_ and theta is not None:
-            theta, factor = fill_source_theta(
-                theta_for_fit(theta, y01),
-                y01,
-                weight,
-                np.random.RandomState(derive_seeds(self.random_state, 1)[0]),
-            )
-            weight = weight * factor
-        log_ratio, _ = self._log_ratio(self._features(X, theta))
-        return -balanced_cross_entropy(y01, log_ratio, weight)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.allow_nan = False
-        return tags
-
-
-def seeded_clone(classifier, seed: int):
-    """An unfitted clone whose unset ``random_state`` parameters (nested ones included) get
-    ``seed``: the estimator's own ``random_state`` then seeds everything, while an explicit seed
-    of the user's classifier is kept."""
-    clf = clone(classifier)
-    unset = {
-        k: seed
-        for k, v in clf.get_params(deep=True).items()
-        if (k == "random_state" or k.endswith("__random_state")) and v is None
-    }
-    return clf.set_params(**unset)
-
-
-def sample_weight_key(classifier) -> str:
-    """The ``fit`` keyword that carries event weights: ``sample_weight``, routed to the last
-    step of a Pipeline."""
-    if isinstance(classifier, Pipeline):
-        return f"{classifier.steps[-1][0]}__sample_weight"
-    return "sample_weight"
-
-
-def _takes_sample_weight(classifier) -> bool:
-    """Whether ``classifier`` (a Pipeline: its last step) can be fitted with ``sample_weight``."""
-    if isinstance(classifier, Pipeline):
-        return _accepts_sample_weight(classifier.steps[-1][1])
-    return _accepts_sample_weight(classifier)
-
-
-def _accepts_sample_weight(estimator) -> bool:
-    """Whether ``estimator.fit`` takes ``sample_weight`` (explicitly or through ``**kwargs``)."""
-    if has_fit_parameter(estimator, "sample_weight"):
-        return True
-    import inspect
-
-    params = inspect.signature(estimator.fit).parameters.values()
-    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
-
-
-def _stack_samples(source, target, source_weight, target_weight):
-    """Stack two samples into (X, y, sample_weight), keeping DataFrame columns."""
-    if hasattr(source, "columns") and hasattr(target, "columns"):
-        import pandas as pd
-
-        if list(source.columns) != list(target.columns):
-            raise ValueError(
-                "source and target have different columns: "
-                f"{list(source.columns)} vs {list(target.columns)}"
-            )
-        X = pd.concat([source, target], ignore_index=True)
-    else:
-        s, t = np.asarray(source), np.asarray(target)
-        for name, a in (("source", s), ("target", t)):
-            if a.ndim != 2:
-                raise ValueError(
-                    f"{name} must be 2-D of shape (n_samples, n_features), got shape {a.shape}; "
-                    "reshape a single feature with x.reshape(-1, 1)"
-                )
-        if s.shape[1] != t.shape[1]:
-            raise ValueError(
-                f"source and target must be 2-D with the same number of columns, "
-                f"got shapes {s.shape} and {t.shape}"
-            )
-        X = np.vstack([s, t])
-    n_source, n_target = len(source), len(target)
-    if n_source == 0 or n_target == 0:
-        raise ValueError(f"source and target must both hold events, got {n_source} and {n_target}")
-    y = np.r_[np.zeros(n_source, dtype=np.int64), np.ones(n_target, dtype=np.int64)]
-    weight = None
-    if source_weight is not None or target_weight is not None:
-        weight = np.r_[
-            check_event_weights(source_weight, n_source, "source_weight"),
-            check_event_weights(target_weight, n_target, "target_weight"),
-        ]
-    return X, y, weight
+        theta, factor = fill_source_theta(
+            theta_for_fit(theta, y01),
+            y01,
+            weight,
+            np.random.RandomState(derive_seeds(self.random_state, 1)[0]),
+        )
+        return super().score(X, y, weight * factor, theta=theta)

@@ -3,14 +3,19 @@ missing theta, broadcasting and the trained range."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "THETA_RANGE_TOLERANCE",
     "broadcast_theta",
     "check_in_range",
     "fill_source_theta",
+    "outside_range",
     "theta_for_fit",
+    "trained_range",
 ]
 
 # A uniform sample of n parameter points misses the ends of its range by about width / n; points
@@ -18,7 +23,7 @@ __all__ = [
 THETA_RANGE_TOLERANCE = 0.01
 
 
-def _as_2d_float(theta, name: str) -> np.ndarray:
+def _as_2d_float(theta: ArrayLike, name: str) -> np.ndarray:
     try:
         t = np.asarray(theta, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -30,7 +35,7 @@ def _as_2d_float(theta, name: str) -> np.ndarray:
     return t
 
 
-def theta_for_fit(theta, y01: np.ndarray) -> np.ndarray:
+def theta_for_fit(theta: ArrayLike, y01: np.ndarray) -> np.ndarray:
     """Validate the training theta: target rows finite, source rows finite or entirely NaN.
 
     Returns a float64 array of shape (n_samples, n_parameters).
@@ -53,6 +58,32 @@ def theta_for_fit(theta, y01: np.ndarray) -> np.ndarray:
             "either fully given or fully NaN (filled from the target rows)"
         )
     return t
+
+
+def trained_range(theta: np.ndarray, y01: np.ndarray) -> np.ndarray:
+    """The range a parametrized reweighting is trained on: the minimum and maximum of every
+    parameter over the target rows (y == 1), where theta is given (:func:`theta_for_fit`).
+
+    Returns
+    -------
+    range : ndarray of shape (2, n_parameters)
+        Row 0 the minima, row 1 the maxima.
+
+    Examples
+    --------
+    >>> trained_range(np.array([[np.nan], [-1.0], [2.0]]), np.array([0, 1, 1]))
+    array([[-1.],
+           [ 2.]])
+    """
+    target = theta[y01 == 1]
+    return np.vstack([target.min(axis=0), target.max(axis=0)])
+
+
+def outside_range(theta: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Which entries of ``theta`` (shape (n_points, n_parameters)) lie outside ``[low, high]``
+    by more than :data:`THETA_RANGE_TOLERANCE` of the range's width (boolean, same shape)."""
+    slack = THETA_RANGE_TOLERANCE * (high - low)
+    return (theta < low - slack) | (theta > high + slack)
 
 
 def fill_source_theta(
@@ -88,7 +119,7 @@ def fill_source_theta(
     return out, factor
 
 
-def broadcast_theta(theta, n_samples: int, n_parameters: int) -> np.ndarray:
+def broadcast_theta(theta: ArrayLike, n_samples: int, n_parameters: int) -> np.ndarray:
     """One parameter point (shape (n_parameters,) or scalar) for every row, or one per row."""
     try:
         t = np.asarray(theta, dtype=np.float64)
@@ -108,14 +139,14 @@ def broadcast_theta(theta, n_samples: int, n_parameters: int) -> np.ndarray:
     return t
 
 
-def check_in_range(theta: np.ndarray, low: np.ndarray, high: np.ndarray, names) -> None:
+def check_in_range(
+    theta: np.ndarray, low: np.ndarray, high: np.ndarray, names: Sequence[str]
+) -> None:
     """Raise a ValueError when any point lies outside the trained range (with tolerance)."""
-    slack = THETA_RANGE_TOLERANCE * (high - low)
-    below = theta < low - slack
-    above = theta > high + slack
-    if below.any() or above.any():
-        j = int(np.flatnonzero((below | above).any(axis=0))[0])
-        bad = theta[:, j][below[:, j] | above[:, j]]
+    outside = outside_range(theta, low, high)
+    if outside.any():
+        j = int(np.flatnonzero(outside.any(axis=0))[0])
+        bad = theta[:, j][outside[:, j]]
         raise ValueError(
             f"theta[{names[j]}] = {bad[0]:.6g} lies outside the range seen in training "
             f"[{low[j]:.6g}, {high[j]:.6g}]; set allow_extrapolation=True to predict there anyway"

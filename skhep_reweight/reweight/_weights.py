@@ -24,7 +24,10 @@ References
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import expit
 from sklearn.utils.validation import check_is_fitted
 
@@ -50,7 +53,9 @@ def _max_log_ratio(proba_clip: float) -> float:
     return float(np.log1p(-proba_clip) - np.log(proba_clip))
 
 
-def clip_log_ratio(log_ratio, proba_clip: float = DEFAULT_PROBA_CLIP) -> tuple[np.ndarray, int]:
+def clip_log_ratio(
+    log_ratio: ArrayLike, proba_clip: float = DEFAULT_PROBA_CLIP
+) -> tuple[np.ndarray, int]:
     """Clip a log density ratio to the range that probabilities in ``[c, 1 - c]`` allow.
 
     Parameters
@@ -83,7 +88,7 @@ def clip_log_ratio(log_ratio, proba_clip: float = DEFAULT_PROBA_CLIP) -> tuple[n
 
 
 def log_ratio_from_proba(
-    proba, prior_ratio: float = 1.0, proba_clip: float = DEFAULT_PROBA_CLIP
+    proba: ArrayLike, prior_ratio: float = 1.0, proba_clip: float = DEFAULT_PROBA_CLIP
 ) -> tuple[np.ndarray, int]:
     """:math:`\\log(\\pi f/(1-f))` from target-class probabilities :math:`f`, clipped.
 
@@ -95,7 +100,7 @@ def log_ratio_from_proba(
     return clip_log_ratio(raw, proba_clip)
 
 
-def proba_from_log_ratio(log_ratio) -> np.ndarray:
+def proba_from_log_ratio(log_ratio: ArrayLike) -> np.ndarray:
     """Class probabilities ``[1 - f, f]`` at equal class totals, ``f = sigmoid(log_ratio)``.
 
     >>> proba_from_log_ratio([0.0])
@@ -106,13 +111,13 @@ def proba_from_log_ratio(log_ratio) -> np.ndarray:
 
 
 def weights_from_classifier(
-    classifier,
-    X,
+    classifier: Any,
+    X: ArrayLike,
     *,
-    sample_weight=None,
+    sample_weight: ArrayLike | None = None,
     prior_ratio: float = 1.0,
     proba_clip: float = DEFAULT_PROBA_CLIP,
-    target_class=None,
+    target_class: Any = None,
 ) -> np.ndarray:
     """Turn any fitted probabilistic classifier into density-ratio weights.
 

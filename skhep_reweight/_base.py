@@ -1,0 +1,327 @@
+"""The plumbing every estimator shares, written once.
+
+- :func:`fit_method` wraps an estimator's ``fit``: parameters validated, every fitted attribute
+  (a name ending in ``_``) cleared before training, and cleared again if training raises or is
+  interrupted, so that a failed or interrupted fit never leaves a model that looks fitted.
+- :class:`EstimatorMixin`: input validation for ``fit`` and for a fitted estimator, with errors
+  that name the argument and the column, and the training history the scikit-learn way
+  (``n_iter_``, ``loss_curve_``, ``validation_loss_curve_``).
+- :class:`BaseReweighter`: everything a reweighter offers (``fit_samples``, ``predict_weights``,
+  ``decision_function``, ``predict_proba``, ``predict``, ``score``, the tags) from one method of
+  the subclass, :meth:`BaseReweighter._log_ratio`.
+
+A new reweighter is then a ``__init__`` (explicit, as scikit-learn needs), a ``fit`` decorated
+with :func:`fit_method`, and ``_log_ratio``; ``tests/test_base.py`` defines one in a few lines.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._validation import check_event_weights, check_score_labels
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "NETWORK_PARAMETERS_DOC",
+    "BaseReweighter",
+    "EstimatorMixin",
+    "fit_method",
+    "stack_samples",
+]
+
+#: Input dtypes kept as they are; anything else is converted to float64.
+FLOAT_DTYPES = [np.float64, np.float32]
+
+#: The numpydoc block of the flat network parameters, the same in every neural estimator.
+NETWORK_PARAMETERS_DOC = """\
+    learning_rate : float
+        AdamW learning rate.
+    batch_size : int
+    max_epochs : int
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the events, stop after ``n_iter_no_change`` epochs
+        without improvement of the validation loss and keep the best epoch's network.
+    validation_fraction : float
+    n_iter_no_change : int
+    weight_decay : float
+        AdamW's decoupled weight decay.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where the network trains and predicts; "auto" takes the GPU when there is one.
+    random_state : int, RandomState instance or None, default=None
+        Seeds everything; with an int, two fits on the CPU give identical results.
+    verbose : int, default=0
+        0 is silent, 1 shows a progress bar over epochs, 2 adds the per-epoch table."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fit_method(fit: F) -> F:
+    """Decorate an estimator's ``fit``: validate the parameters, clear the fitted state before
+    training, and clear it again when ``fit`` raises (a KeyboardInterrupt included), so that
+    ``check_is_fitted`` fails after an interrupted or failed fit instead of passing on a
+    half-trained model."""
+
+    @functools.wraps(fit)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self._validate_params()
+        self._reset_fitted_state()
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self._reset_fitted_state()
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _is_one_dimensional(X: Any) -> bool:
+    shape = getattr(X, "shape", None)
+    if shape is None and isinstance(X, (list, tuple)):
+        try:
+            shape = np.shape(X)
+        except ValueError:  # ragged: validate_data says what is wrong
+            return False
+    return shape is not None and len(shape) == 1
+
+
+def _non_numeric_column(X: Any) -> Any:
+    """The name (DataFrame) or index (array) of the first column of X that is not numeric."""
+    if hasattr(X, "columns"):
+        for column in X.columns:
+            try:
+                np.asarray(X[column], dtype=np.float64)
+            except (TypeError, ValueError):
+                return column
+        return None
+    array = np.asarray(X, dtype=object)
+    if array.ndim != 2:
+        return None
+    for j in range(array.shape[1]):
+        try:
+            array[:, j].astype(np.float64)
+        except (TypeError, ValueError):
+            return j
+    return None
+
+
+class EstimatorMixin:
+    """Fitted state, input validation and training history shared by every estimator."""
+
+    def _set_params_from_init(self, values: dict[str, Any]) -> None:
+        """Store the arguments of ``__init__`` (its ``locals()``) as attributes of the same name.
+
+        ``__init__`` keeps its explicit signature, which scikit-learn reads for ``get_params``
+        and ``clone``; this only spares writing ``self.x = x`` once per parameter, and stores
+        each value as given.
+        """
+        for name in inspect.signature(type(self).__init__).parameters:
+            if name != "self":
+                setattr(self, name, values[name])
+
+    def _reset_fitted_state(self) -> None:
+        """Remove every fitted attribute: public names ending in ``_`` (``n_features_in_``
+        included), so that nothing from an earlier fit survives a new one."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, name)
+
+    def _validate_input(
+        self, X: Any, y: Any = "no_validation", *, reset: bool, name: str = "X", **kwargs: Any
+    ) -> Any:
+        """``validate_data`` with errors that name the argument and the offending column.
+
+        A 1-D X raises without printing its values; a non-numeric column is named. With
+        ``reset=False`` the estimator must be fitted.
+        """
+        if not reset:
+            check_is_fitted(self)
+        if _is_one_dimensional(X):
+            raise ValueError(
+                f"{name} must be 2-D of shape (n_samples, n_features), got a 1-D array of "
+                f"shape {np.shape(X)}. Reshape your data: x.reshape(-1, 1) for one feature, "
+                "x.reshape(1, -1) for one event"
+            )
+        kwargs.setdefault("dtype", FLOAT_DTYPES)
+        try:
+            return validate_data(self, X, y, reset=reset, **kwargs)
+        except ValueError as exc:
+            if "could not convert" not in str(exc):
+                raise
+            column = _non_numeric_column(X)
+            if column is None:
+                raise
+            raise ValueError(
+                f"{name} column {column!r} holds values that are not numbers ({exc})"
+            ) from None
+
+    def _validate_fitted_input(self, X: Any) -> np.ndarray:
+        """X for a fitted estimator: checked against the features seen in ``fit``."""
+        return self._validate_input(X, reset=False)
+
+    def _record_history(self, net: Any) -> None:
+        """``n_iter_`` (epochs run), ``loss_curve_`` (training loss per epoch) and, with a
+        validation split, ``validation_loss_curve_`` from a trained skorch net."""
+        history = net.history
+        self.n_iter_ = len(history)
+        self.loss_curve_ = np.array(history[:, "train_loss"], dtype=np.float64)
+        if len(history) and "valid_loss" in history[-1]:
+            self.validation_loss_curve_ = np.array(history[:, "valid_loss"], dtype=np.float64)
+        else:
+            self.validation_loss_curve_ = None
+
+
+def stack_samples(
+    source: Any, target: Any, source_weight: Any = None, target_weight: Any = None
+) -> tuple[Any, np.ndarray, np.ndarray | None]:
+    """Stack two samples into ``(X, y, sample_weight)``, y 0 for the source and 1 for the target,
+    keeping DataFrame columns (both must then be DataFrames with the same columns)."""
+    source_frame, target_frame = hasattr(source, "columns"), hasattr(target, "columns")
+    if source_frame != target_frame:
+        frame, array = ("source", "target") if source_frame else ("target", "source")
+        raise TypeError(
+            f"{frame} is a DataFrame but {array} is not: give both as DataFrames (their column "
+            "names are kept and checked) or both as arrays"
+        )
+    if source_frame:
+        import pandas as pd
+
+        if list(source.columns) != list(target.columns):
+            raise ValueError(
+                "source and target have different columns: "
+                f"{list(source.columns)} vs {list(target.columns)}"
+            )
+        X = pd.concat([source, target], ignore_index=True)
+    else:
+        s, t = np.asarray(source), np.asarray(target)
+        for name, a in (("source", s), ("target", t)):
+            if a.ndim != 2:
+                raise ValueError(
+                    f"{name} must be 2-D of shape (n_samples, n_features), got shape {a.shape}; "
+                    "reshape a single feature with x.reshape(-1, 1)"
+                )
+        if s.shape[1] != t.shape[1]:
+            raise ValueError(
+                f"source and target must be 2-D with the same number of columns, "
+                f"got shapes {s.shape} and {t.shape}"
+            )
+        X = np.vstack([s, t])
+    n_source, n_target = len(source), len(target)
+    if n_source == 0 or n_target == 0:
+        raise ValueError(f"source and target must both hold events, got {n_source} and {n_target}")
+    y = np.r_[np.zeros(n_source, dtype=np.int64), np.ones(n_target, dtype=np.int64)]
+    weight = None
+    if source_weight is not None or target_weight is not None:
+        weight = np.r_[
+            check_event_weights(source_weight, n_source, "source_weight"),
+            check_event_weights(target_weight, n_target, "target_weight"),
+        ]
+    return X, y, weight
+
+
+class BaseReweighter(EstimatorMixin, ClassifierMixin, BaseEstimator):
+    """A reweighter: learns :math:`w(x) = q(x)/p(x)` from a source (y == 0) and a target
+    (y == 1) sample.
+
+    A subclass provides ``fit`` (setting ``classes_``) and :meth:`_log_ratio`; extra prediction
+    arguments (the theta of a parametrized reweighter) are taken by
+    :meth:`_prediction_input`. Prediction writes nothing on the estimator, so one fitted model
+    can serve several threads at once.
+    """
+
+    def fit_samples(
+        self,
+        source: Any,
+        target: Any,
+        source_weight: Any = None,
+        target_weight: Any = None,
+    ) -> BaseReweighter:
+        """Fit from the two samples, as hep_ml's ``GBReweighter.fit(original, target)``.
+
+        Parameters
+        ----------
+        source : array-like of shape (n_source, n_features)
+            The sample to be reweighted (simulation).
+        target : array-like of shape (n_target, n_features)
+            The sample to reproduce. Both DataFrames (same columns) or both arrays.
+        source_weight, target_weight : array-like of shape (n_source,) / (n_target,), default=None
+
+        Returns
+        -------
+        self
+        """
+        X, y, weight = stack_samples(source, target, source_weight, target_weight)
+        return self.fit(X, y, sample_weight=weight)
+
+    # -------------------------------------------------------------- the subclass's part
+    def _log_ratio(self, features: np.ndarray) -> tuple[np.ndarray, int]:
+        """The clipped log-ratio on validated features, and how many events were clipped."""
+        raise NotImplementedError
+
+    def _prediction_input(self, X: Any) -> np.ndarray:
+        """Validated features for :meth:`_log_ratio` (a subclass may take more arguments)."""
+        return self._validate_fitted_input(X)
+
+    def _score_loss(self, features: np.ndarray, y01: np.ndarray, weight: np.ndarray) -> float:
+        """The proper scoring rule :meth:`score` negates: the class-balanced cross-entropy."""
+        from .reweight._weights import balanced_cross_entropy
+
+        return balanced_cross_entropy(y01, self._log_ratio(features)[0], weight)
+
+    # -------------------------------------------------------------- what the user calls
+    def predict_weights(self, X: Any, sample_weight: Any = None, **params: Any) -> np.ndarray:
+        """The per-event density ratio (times ``sample_weight``), not renormalized.
+
+        Predicting in batches gives the same numbers as predicting at once.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Events of the source sample.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights the events already carry.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_samples,)
+        """
+        features = self._prediction_input(X, **params)
+        log_ratio, _ = self._log_ratio(features)
+        return np.exp(log_ratio) * check_event_weights(sample_weight, features.shape[0])
+
+    def decision_function(self, X: Any, **params: Any) -> np.ndarray:
+        """The clipped log density ratio; positive favours the target class."""
+        return self._log_ratio(self._prediction_input(X, **params))[0]
+
+    def predict_proba(self, X: Any, **params: Any) -> np.ndarray:
+        """Class probabilities for equal class totals: column 1 is the sigmoid of the
+        log-ratio."""
+        from .reweight._weights import proba_from_log_ratio
+
+        return proba_from_log_ratio(self.decision_function(X, **params))
+
+    def predict(self, X: Any, **params: Any) -> np.ndarray:
+        """The more likely class under equal class totals (the sign of the log-ratio)."""
+        positive = self.decision_function(X, **params) > 0
+        return self.classes_[positive.astype(int)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None, **params: Any) -> float:
+        """Minus the class-balanced weighted cross-entropy (higher is better).
+
+        A proper scoring rule for the density ratio: maximized by the true ratio, so model
+        selection with the default score picks the best ratio, not the best accuracy.
+        """
+        check_is_fitted(self)
+        y01 = check_score_labels(y, self.classes_, X)
+        weight = check_event_weights(sample_weight, y01.shape[0])
+        return -self._score_loss(self._prediction_input(X, **params), y01, weight)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags

@@ -1,0 +1,136 @@
+"""The one classifier path: a class-balanced weighted classifier between label 0 and label 1.
+
+Every method that learns a density ratio with a classifier (:class:`~skhep_reweight.DCTRReweighter`,
+the classical constructions of :class:`~skhep_reweight.ConditionalReweighter`, the per-point
+classifier of :class:`~skhep_reweight.SRGNFitter`) trains it here: either the built-in network
+(:func:`~skhep_reweight._nn.net.train_binary_classifier`) or a seeded clone of a user's
+scikit-learn classifier, and reads its log-ratio back with :func:`raw_log_ratio`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import has_fit_parameter
+
+from ._nn import predict_network, train_binary_classifier
+from ._nn.net import WeightedNet
+from ._validation import class_balanced_weights
+
+__all__ = [
+    "fit_balanced_classifier",
+    "raw_log_ratio",
+    "sample_weight_key",
+    "seeded_clone",
+    "takes_sample_weight",
+]
+
+
+def seeded_clone(classifier: Any, seed: int) -> Any:
+    """An unfitted clone whose unset ``random_state`` parameters (nested ones included) get
+    ``seed``: the estimator's own ``random_state`` then seeds everything, while an explicit seed
+    of the user's classifier is kept."""
+    clf = clone(classifier)
+    unset = {
+        k: seed
+        for k, v in clf.get_params(deep=True).items()
+        if (k == "random_state" or k.endswith("__random_state")) and v is None
+    }
+    return clf.set_params(**unset)
+
+
+def sample_weight_key(classifier: Any) -> str:
+    """The ``fit`` keyword that carries event weights: ``sample_weight``, routed to the last
+    step of a Pipeline."""
+    if isinstance(classifier, Pipeline):
+        return f"{classifier.steps[-1][0]}__sample_weight"
+    return "sample_weight"
+
+
+def takes_sample_weight(classifier: Any) -> bool:
+    """Whether ``classifier`` (a Pipeline: its last step) can be fitted with ``sample_weight``
+    (explicitly or through ``**kwargs``)."""
+    if isinstance(classifier, Pipeline):
+        classifier = classifier.steps[-1][1]
+    if has_fit_parameter(classifier, "sample_weight"):
+        return True
+    params = inspect.signature(classifier.fit).parameters.values()
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def fit_balanced_classifier(
+    classifier: Any,
+    X: np.ndarray,
+    y01: np.ndarray,
+    sample_weight: np.ndarray,
+    *,
+    seed: int,
+    network: dict,
+    desc: str,
+    weighted: bool = True,
+    needs_weights: str | None = None,
+) -> tuple[Any, float]:
+    """Train a classifier of label 1 against label 0 with the class totals balanced.
+
+    Parameters
+    ----------
+    classifier : scikit-learn classifier or None
+        None trains the built-in network described by ``network``; otherwise a clone seeded by
+        ``seed`` (:func:`seeded_clone`) is trained with the balanced weights as its
+        ``sample_weight``.
+    X, y01, sample_weight : ndarray
+        Features, labels 0/1 and the event weights as given (each class's total must be
+        positive; they are balanced here).
+    seed : int
+    network : dict
+        ``hidden_layer_sizes``, ``activation`` and the training options of the built-in network
+        (:func:`~skhep_reweight._nn.params.network_spec`).
+    desc : str
+        Label of the progress bar.
+    weighted : bool, default=True
+        Whether the events carry weights of the user's. A classifier whose ``fit`` takes no
+        ``sample_weight`` is then refused (unless the weights are all equal); without weights it
+        is trained unweighted and the prior factor is returned instead.
+    needs_weights : str, default=None
+        When given, a classifier that takes no ``sample_weight`` is always refused, with this
+        reason in the message (a method that trains on reweighted events).
+
+    Returns
+    -------
+    model : fitted WeightedNet or classifier
+    prior_ratio : float
+        Source over target total weight the classifier saw (1 when balanced).
+    """
+    balanced = class_balanced_weights(y01, sample_weight)
+    if classifier is None:
+        net = train_binary_classifier(X, y01, balanced, seed=seed, desc=desc, **network)
+        return net, 1.0
+    clf = seeded_clone(classifier, seed)
+    if takes_sample_weight(clf):
+        clf.fit(X, y01, **{sample_weight_key(clf): balanced})
+        return clf, 1.0
+    name = type(clf).__name__
+    if needs_weights is not None:
+        raise TypeError(f"{name}.fit takes no sample_weight; {needs_weights}")
+    if weighted and not np.allclose(sample_weight, sample_weight[0]):
+        raise TypeError(
+            f"{name}.fit takes no sample_weight, so it cannot learn from weighted events; give a "
+            "classifier that does"
+        )
+    clf.fit(X, y01)
+    return clf, float(np.sum(y01 == 0) / np.sum(y01 == 1))
+
+
+def raw_log_ratio(model: Any, X: np.ndarray, prior_ratio: float = 1.0) -> np.ndarray:
+    """The unclipped log-ratio ``log(prior_ratio * f / (1 - f))`` of a classifier trained by
+    :func:`fit_balanced_classifier` (the network's logit directly); infinite where a
+    classifier's probability is exactly 0 or 1."""
+    if isinstance(model, WeightedNet):
+        return predict_network(model, X)[:, 0] + np.log(prior_ratio)
+    f = np.asarray(model.predict_proba(X)[:, 1], dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.log(f) - np.log1p(-f) + np.log(prior_ratio)
