@@ -1,11 +1,18 @@
 """GaussianAnsatzCalibrator against the analytic maximum-likelihood answers of "Bias and Priors"
 (arXiv:2205.05084), with scikit-learn's own regressions as the mean-squared-error baseline.
 
-Sizes are reduced (2x10^4 to 5x10^4 events, early-stopped training); the tolerances are set where
+Sizes are reduced (10^4 to 6x10^4 events, early-stopped training); the tolerances are set where
 the mean-squared-error answer, or a calibration that ignored the prior-independence, fails by far.
+
+The comparisons with the analytic answers over the whole range of x need 3x10^4 to 6x10^4 events
+and run with ``pytest -m slow``. At 1x10^4 to 2x10^4 events the learned calibration is pulled
+towards the mean of x: slopes 0.82-0.95 instead of 1 on the Gaussian example (random_state 0-2).
+The bound is flat in that direction (a slope off by 0.1 costs it about 0.006 nats, the size of its
+statistical noise on the validation events), so early stopping cannot tell the two apart. The
+default run checks what a fit of that size pins down with a margin: the held-out bound, the
+consistency of the resolution with the learned likelihood, and the calibration in the bulk of x.
 """
 
-import pickle
 import warnings
 
 import numpy as np
@@ -43,6 +50,15 @@ def gaussian_fit():
     return data, _calibrator().fit(data.X, data.z)
 
 
+@pytest.fixture(scope="module")
+def small_gaussian_fit():
+    # Held-out bound within 0.005 of the mutual information and resolution consistent with the
+    # likelihood to 1e-3 (measured with random_state 0, 1, 2); its calibration slope is 0.82-0.87.
+    data = make_gaussian_smearing(10_000, random_state=1)
+    return data, _calibrator().fit(data.X, data.z)
+
+
+@pytest.mark.slow
 def test_gaussian_example_learns_the_maximum_likelihood_calibration(gaussian_fit):
     data, cal = gaussian_fit
     grid = np.linspace(-3, 3, 13)[:, None]
@@ -63,6 +79,7 @@ def test_gaussian_example_learns_the_maximum_likelihood_calibration(gaussian_fit
     assert abs(residual - 2.0) > 5 * 0.12 * 2.0 / 2
 
 
+@pytest.mark.slow
 def test_calibration_does_not_depend_on_the_test_prior(gaussian_fit):
     # Trained on z ~ N(0, 1), tested on z ~ N(0.5, 0.5^2) (same support): the Gaussian Ansatz has
     # no bias in bins of truth beyond that of the exact estimate x on the same events, up to the
@@ -81,6 +98,7 @@ def test_calibration_does_not_depend_on_the_test_prior(gaussian_fit):
     assert np.max(np.abs(mse)) > 0.8
 
 
+@pytest.mark.slow
 def test_truth_only_weights_change_the_prior_not_the_calibration(gaussian_fit):
     # Weights w(z) turn the N(0, 1) prior into N(0.5, 0.75^2): the weighted MSE regression moves,
     # the Gaussian Ansatz does not (beyond training noise).
@@ -96,14 +114,30 @@ def test_truth_only_weights_change_the_prior_not_the_calibration(gaussian_fit):
     assert np.max(np.abs(shift)) > 0.4
 
 
-def test_weights_that_change_the_response_move_the_calibration():
+def _response_tilt(data):
     # w = exp(0.25 (x - z)) turns the response N(z, 2^2) into N(z + 1, 2^2) for every z (the tilt
     # of a Gaussian; the normalization does not depend on z): the weighted calibration is x - 1,
-    # which the unweighted x misses by 1.
-    data = make_gaussian_smearing(30_000, random_state=16)
-    tilt = np.exp(0.25 * (data.X[:, 0] - data.z))
-    cal = _calibrator().fit(data.X, data.z, sample_weight=tilt)
-    grid = np.linspace(-1.0, 3.0, 9)  # the bulk of x under the weights, x ~ N(1, 5)
+    # which the unweighted x misses by 1. Under the weights x ~ N(1, 5).
+    return np.exp(0.25 * (data.X[:, 0] - data.z))
+
+
+def test_weights_that_change_the_response_move_the_calibration():
+    # In the bulk of x under the weights (x within 0.5 of its mean 1). Further out the fit's
+    # slope below 1 adds up: at x = 3 this fit misses x - 1 by 0.2-0.43 (random_state 0-6), and
+    # so do fits on 3x10^4 events (0.25-0.51, random_state 0-4). Here: at most 0.15 (0-6).
+    data = make_gaussian_smearing(20_000, random_state=16)
+    cal = _calibrator().fit(data.X, data.z, sample_weight=_response_tilt(data))
+    grid = np.linspace(0.5, 1.5, 5)
+    np.testing.assert_allclose(cal.predict(grid[:, None]), grid - 1.0, atol=0.3)
+
+
+@pytest.mark.slow
+def test_weights_that_change_the_response_move_the_calibration_over_the_range():
+    # From x = -1 to 3 (0.9 standard deviations of x on either side of its mean) the tolerance
+    # needs 6x10^4 events: at most 0.13-0.19 measured with random_state 0, 1 and 2.
+    data = make_gaussian_smearing(60_000, random_state=16)
+    cal = _calibrator().fit(data.X, data.z, sample_weight=_response_tilt(data))
+    grid = np.linspace(-1.0, 3.0, 9)
     np.testing.assert_allclose(cal.predict(grid[:, None]), grid - 1.0, atol=0.3)
 
 
@@ -119,6 +153,7 @@ def test_zero_weights_are_dropped():
     assert np.isfinite(cal.score(data.X, data.z, sample_weight=weight))
 
 
+@pytest.mark.slow
 def test_offset_and_truth_dependent_width():
     # x | z ~ N(z + 0.5, (1 + 0.2|z|)^2). The maximum-likelihood estimate inverts the offset, and
     # the widening pulls it towards z = 0 by about s ds/dz (0.2-0.3 here): compare with the exact
@@ -140,6 +175,7 @@ def test_offset_and_truth_dependent_width():
     assert sigma[-1] - sigma[np.argmin(np.abs(exact))] > 0.15
 
 
+@pytest.mark.slow
 def test_two_targets_covariance_matches_the_smearing():
     data = make_correlated_smearing(30_000, random_state=4)
     cal = _calibrator().fit(data.X, data.z)
@@ -158,6 +194,25 @@ def test_two_targets_covariance_matches_the_smearing():
     np.testing.assert_allclose(std**2, np.diagonal(cov, axis1=1, axis2=2), rtol=1e-5)
 
 
+def test_two_targets_shapes_and_resolution_from_the_covariance():
+    # what any fit with two targets satisfies, whatever its accuracy (the accuracy: the slow test
+    # above): the covariance is symmetric positive definite, and return_std is the square root of
+    # its diagonal
+    data = make_correlated_smearing(2000, random_state=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cal = _calibrator(max_epochs=3).fit(data.X, data.z)
+    z_hat, std = cal.predict(data.X[:50], return_std=True)
+    cov = cal.predict_covariance(data.X[:50])
+    assert z_hat.shape == std.shape == (50, 2)
+    assert cov.shape == (50, 2, 2)
+    np.testing.assert_allclose(cov, cov.transpose(0, 2, 1), rtol=1e-6)
+    assert np.all(np.linalg.eigvalsh(cov) > 0)
+    np.testing.assert_allclose(std**2, np.diagonal(cov, axis1=1, axis2=2), rtol=1e-5)
+    assert cal.log_likelihood(data.X[:50], z_hat).shape == (50,)
+
+
+@pytest.mark.slow
 def test_auxiliary_feature_improves_the_resolution():
     # x = z g(eta) + noise: with eta the calibration is x / g(eta) with resolution noise / g;
     # from x alone the unknown g(eta) smears it by about z std(g) (section III.A).
@@ -240,17 +295,51 @@ def test_d_weight_falls_linearly_during_the_warm_up():
     assert seen == [1.0, 0.75, 0.5, 0.25]
 
 
-def test_d_warmup_ends_with_d_switched_off():
-    data = make_gaussian_smearing(4000, random_state=9)
-    cal = _calibrator(d_anneal_epochs=3, max_epochs=5).fit(data.X, data.z)
-    assert cal.net_.module_.d is not None
+def test_main_training_starts_from_the_warm_up(monkeypatch):
+    # With d_anneal_epochs > 0 the main training must start from the warmed-up network with D
+    # switched off, not from a fresh initialization. Record what each training starts from and
+    # ends with: the main training's initial state is the warm-up's final state except d_weight
+    # (1/3 in the warm-up's last epoch, 0 after). D gets no gradient once d_weight is 0 (and
+    # weight_decay is 0), so the fitted D is still exactly the warm-up's D: the state was loaded,
+    # not only passed along.
+    from skhep_reweight.calibrate import _gaussian_ansatz
+
+    real_train_network = _gaussian_ansatz.train_network
+    trainings = []
+
+    def recording_train_network(module, module_kwargs, *args, **kwargs):
+        initial = module_kwargs.get("init_state")
+        net = real_train_network(module, module_kwargs, *args, **kwargs)
+        final = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+        trainings.append((initial, final))
+        return net
+
+    monkeypatch.setattr(_gaussian_ansatz, "train_network", recording_train_network)
+    data = make_gaussian_smearing(2000, random_state=9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 3 + 2 epochs on 2000 events
+        cal = _calibrator(d_anneal_epochs=3, max_epochs=2).fit(data.X, data.z)
+    assert len(trainings) == 2, "the D warm-up did not run before the main training"
+    (warmup_initial, warmup_final), (main_initial, _) = trainings
+    assert warmup_initial is None
+    assert main_initial is not None, "the main training did not start from the warm-up"
+    assert float(warmup_final["d_weight"]) == pytest.approx(1 / 3)
+    assert main_initial.keys() == warmup_final.keys()
+    for key, value in warmup_final.items():
+        expected = torch.zeros_like(value) if key == "d_weight" else value
+        torch.testing.assert_close(main_initial[key], expected, rtol=0, atol=0, msg=key)
+    fitted = cal.net_.module_.state_dict()
+    d_keys = [key for key in fitted if key.startswith("d.")]
+    assert d_keys
+    for key in d_keys:
+        torch.testing.assert_close(fitted[key].cpu(), warmup_final[key], rtol=0, atol=0)
     assert float(cal.net_.module_.d_weight) == 0.0
     assert np.all(np.isfinite(cal.predict(data.X)))
 
 
 # ---------------------------------------------------------------- the scikit-learn contract
-def test_score_is_a_deterministic_held_out_bound(gaussian_fit):
-    data, cal = gaussian_fit
+def test_score_is_a_deterministic_held_out_bound(small_gaussian_fit):
+    data, cal = small_gaussian_fit
     test = make_gaussian_smearing(20_000, random_state=10)
     score = cal.score(test.X, test.z)
     assert score == cal.score(test.X, test.z)
@@ -281,16 +370,6 @@ def test_pipeline_and_dataframe_columns():
     assert list(cal.feature_names_in_) == ["x", "eta"]
     pipe = make_pipeline(StandardScaler(), _calibrator(max_epochs=3)).fit(frame, data.z)
     assert pipe.predict(frame).shape == (3000,)
-
-
-def test_pickle_round_trip_predicts_the_same(gaussian_fit):
-    _, cal = gaussian_fit
-    grid = np.linspace(-3, 3, 7)[:, None]
-    loaded = pickle.loads(pickle.dumps(cal))
-    z_hat, sigma = cal.predict(grid, return_std=True)
-    z_loaded, sigma_loaded = loaded.predict(grid, return_std=True)
-    np.testing.assert_array_equal(z_loaded, z_hat)
-    np.testing.assert_array_equal(sigma_loaded, sigma)
 
 
 def test_failed_training_warns_with_advice():
@@ -324,10 +403,10 @@ def test_bad_input_raises_clear_errors():
         fitted.log_likelihood(X, z[:-1])
 
 
-def test_resolution_is_the_curvature_of_the_learned_log_likelihood(gaussian_fit):
+def test_resolution_is_the_curvature_of_the_learned_log_likelihood(small_gaussian_fit):
     # predict's std and the scan of T(x, z) in z go through different code (the covariance's
     # Cholesky inverse and back-transform vs the forward pass): they must agree.
-    _, cal = gaussian_fit
+    _, cal = small_gaussian_fit
     for x0 in (-2.0, 0.5, 2.0):
         z_hat, sigma = cal.predict([[x0]], return_std=True)
         h = 0.05 * sigma[0]
@@ -338,17 +417,11 @@ def test_resolution_is_the_curvature_of_the_learned_log_likelihood(gaussian_fit)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_gpu_training_and_unpickling_on_a_cpu_only_machine(monkeypatch):
+def test_training_on_a_gpu_learns_the_calibration():
+    # the round trip to a CPU-only machine is tests/test_common.py's; here the accuracy of a fit
+    # trained on the GPU, in the bulk of x
     data = make_gaussian_smearing(20_000, random_state=15)
     cal = GaussianAnsatzCalibrator(device="cuda", random_state=0).fit(data.X, data.z)
     assert next(cal.net_.module_.parameters()).is_cuda
     grid = np.linspace(-2, 2, 5)[:, None]
     np.testing.assert_allclose(cal.predict(grid), grid[:, 0], atol=0.3)
-    z_gpu, s_gpu = cal.predict(grid, return_std=True)
-    blob = pickle.dumps(cal)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.warns(UserWarning, match="CUDA"):
-        loaded = pickle.loads(blob)
-    z_cpu, s_cpu = loaded.predict(grid, return_std=True)
-    np.testing.assert_allclose(z_cpu, z_gpu, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(s_cpu, s_gpu, rtol=1e-4)

@@ -14,7 +14,9 @@ from sklearn.neighbors import KNeighborsRegressor
 __all__ = ["ConditionBins", "DiscreteMap", "QuantileMap", "weighted_quantile_knots"]
 
 
-def weighted_quantile_knots(values: np.ndarray, weights: np.ndarray):
+def weighted_quantile_knots(
+    values: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values and their mid-point cumulative fractions under the weights.
 
     Tied values are merged into one knot that carries their summed weight; its cumulative
@@ -47,7 +49,7 @@ class QuantileMap:
     def __init__(self, out_of_range: str = "shift") -> None:
         self.out_of_range = out_of_range
 
-    def fit(self, xs, ws, xd, wd) -> QuantileMap:
+    def fit(self, xs: np.ndarray, ws: np.ndarray, xd: np.ndarray, wd: np.ndarray) -> QuantileMap:
         sim_knots, sim_levels = weighted_quantile_knots(xs, ws)
         data_knots, data_levels = weighted_quantile_knots(xd, wd)
         low = max(sim_levels[0], data_levels[0])
@@ -63,7 +65,9 @@ class QuantileMap:
         return self
 
     @staticmethod
-    def _apply(values, source, target, policy, name):
+    def _apply(
+        values: np.ndarray, source: np.ndarray, target: np.ndarray, policy: str, name: str
+    ) -> np.ndarray:
         out = np.interp(values, source, target)
         below, above = values < source[0], values > source[-1]
         if policy == "raise" and (below.any() or above.any()):
@@ -76,10 +80,10 @@ class QuantileMap:
             out[above] = values[above] + (target[-1] - source[-1])
         return out
 
-    def transform(self, x):
+    def transform(self, x: np.ndarray) -> np.ndarray:
         return self._apply(x, self.x_knots_, self.y_knots_, self.out_of_range, "X")
 
-    def inverse(self, y):
+    def inverse(self, y: np.ndarray) -> np.ndarray:
         return self._apply(y, self.y_knots_, self.x_knots_, self.out_of_range, "X")
 
 
@@ -99,7 +103,7 @@ class DiscreteMap:
     def __init__(self, n_neighbors: int = 5) -> None:
         self.n_neighbors = n_neighbors
 
-    def fit(self, xs, ws, xd, wd) -> DiscreteMap:
+    def fit(self, xs: np.ndarray, ws: np.ndarray, xd: np.ndarray, wd: np.ndarray) -> DiscreteMap:
         try:
             import ot
         except ImportError:  # pragma: no cover - exercised only without POT
@@ -123,14 +127,14 @@ class DiscreteMap:
         self.backward_ = self._neighbors(xd, backward - xd)
         return self
 
-    def _neighbors(self, points, displacement):
+    def _neighbors(self, points: np.ndarray, displacement: np.ndarray) -> KNeighborsRegressor:
         k = min(self.n_neighbors, len(points))
         return KNeighborsRegressor(n_neighbors=k, weights="distance").fit(points, displacement)
 
-    def transform(self, x):
+    def transform(self, x: np.ndarray) -> np.ndarray:
         return x + self.forward_.predict(x)
 
-    def inverse(self, y):
+    def inverse(self, y: np.ndarray) -> np.ndarray:
         return y + self.backward_.predict(y)
 
 
@@ -142,7 +146,7 @@ class ConditionBins:
     def __init__(self, n_bins: int) -> None:
         self.n_bins = n_bins
 
-    def fit(self, C, weights) -> ConditionBins:
+    def fit(self, C: np.ndarray, weights: np.ndarray) -> ConditionBins:
         inner = np.linspace(0.0, 1.0, self.n_bins + 1)[1:-1]
         self.edges_ = []
         for column in C.T:
@@ -154,7 +158,7 @@ class ConditionBins:
     def shape(self) -> tuple[int, ...]:
         return tuple(len(e) + 1 for e in self.edges_)
 
-    def assign(self, C) -> np.ndarray:
+    def assign(self, C: np.ndarray) -> np.ndarray:
         if not self.edges_:
             return np.zeros(len(C), dtype=np.intp)
         index = [

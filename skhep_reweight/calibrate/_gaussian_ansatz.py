@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import Tags
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import Callback
-from torch import nn
 
+from .._base import EstimatorMixin, fit_method
 from .._nn import (
     NETWORK_PARAMETER_CONSTRAINTS,
     DonskerVaradhanNet,
@@ -48,12 +51,12 @@ class _AnnealD(Callback):
     def __init__(self, n_epochs: int) -> None:
         self.n_epochs = n_epochs
 
-    def on_epoch_begin(self, net, **kwargs):
+    def on_epoch_begin(self, net: Any, **kwargs: Any) -> None:
         epoch = len(net.history) - 1  # skorch appends the epoch's row before this call
         net.module_.d_weight.fill_(max(0.0, 1.0 - epoch / self.n_epochs))
 
 
-class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
+class GaussianAnsatzCalibrator(EstimatorMixin, RegressorMixin, BaseEstimator):
     r"""Maximum-likelihood calibration and its resolution from one network training.
 
     A regression trained with the mean-squared error learns :math:`E[z|x]`, which depends on the
@@ -94,7 +97,7 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(32, 32, 32)
+    hidden_layer_sizes : int or tuple of int, default=(32, 32, 32)
         Hidden layers of each of the A, B, C (and D) networks: three layers of 32, as in the jet
         calibration of [1]_ (section V.B).
     activation : str, default="silu"
@@ -123,7 +126,7 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         The smallest curvature :math:`-C` in units of the standardized targets. It keeps
         :math:`C` invertible and bounds the resolution by :math:`1/\sqrt{\text{min\_precision}}`
         (here 100) standard deviations of z.
-    device : {"auto", "cpu", "cuda"}, default="auto"
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
         Where the network trains and predicts; "auto" takes the GPU when there is one.
     random_state : int, RandomState instance or None, default=None
         Seeds everything: initialization, the validation split, the batch order and the
@@ -141,6 +144,14 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
     train_bound_ : float
         The Donsker-Varadhan bound (nats) after fitting, on all the events given to ``fit``
         (the validation split included).
+    n_iter_ : int
+        Epochs of the main training (the warm-up's ``d_anneal_epochs`` not counted).
+    loss_curve_ : ndarray of shape (n_iter_,)
+        Training loss per epoch of the main training: minus the Donsker-Varadhan bound, averaged
+        over the batches.
+    validation_loss_curve_ : ndarray of shape (n_iter_,) or None
+        Minus the bound on the validation split per epoch; None when no events were held out
+        (``early_stopping=False``, or too few events to split).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When X is a DataFrame with string column names.
@@ -205,7 +216,7 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        hidden_layer_sizes=(32, 32, 32),
+        hidden_layer_sizes: int | Sequence[int] = (32, 32, 32),
         activation: str = "silu",
         learning_rate: float = 3e-3,
         batch_size: int = 1024,
@@ -217,26 +228,16 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         d_anneal_epochs: int = 0,
         min_precision: float = 1e-4,
         device: str = "auto",
-        random_state=None,
+        random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
     ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.weight_decay = weight_decay
-        self.d_anneal_epochs = d_anneal_epochs
-        self.min_precision = min_precision
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        self._set_params_from_init(locals())
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y, sample_weight=None) -> GaussianAnsatzCalibrator:
+    @fit_method
+    def fit(
+        self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> GaussianAnsatzCalibrator:
         """Learn the maximum-likelihood calibration z(x) and its resolution.
 
         Parameters
@@ -252,15 +253,11 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         -------
         self : GaussianAnsatzCalibrator
         """
-        self._validate_params()
-        X, z = validate_data(
-            self, X, y, multi_output=True, y_numeric=True, dtype=[np.float64, np.float32]
-        )
+        X, z = self._validate_input(X, y, reset=True, multi_output=True, y_numeric=True)
         self._single_target = z.ndim == 1
         X, Z, weight = _weighted_events(X, z, sample_weight)
         weight = weight / weight.mean()
         self.n_targets_ = Z.shape[1]
-        self.__dict__.pop("net_", None)
 
         x_loc, x_scale = standardization_stats(X, weight)
         z_loc, z_scale = standardization_stats(Z, weight)
@@ -278,35 +275,40 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         }
         inputs = np.hstack([X, Z])
         warmup_seed, train_seed = derive_seeds(self.random_state, 2)
+        options = network_options(self)
 
-        def train(seed, **overrides):
-            # criterion: DonskerVaradhanNet computes its own loss, skorch only needs a module
-            return train_network(
+        if self.d_anneal_epochs > 0:
+            warmup = train_network(
                 GaussianAnsatzNetwork,
                 module_kwargs,
-                nn.Identity,
                 inputs,
                 None,
                 weight,
-                **{**network_options(self), **overrides},
-                seed=seed,
+                options={**options, "max_epochs": self.d_anneal_epochs, "early_stopping": False},
+                seed=warmup_seed,
                 stratify=False,
                 net_class=DonskerVaradhanNet,
-            )
-
-        if self.d_anneal_epochs > 0:
-            warmup = train(
-                warmup_seed,
-                max_epochs=self.d_anneal_epochs,
-                early_stopping=False,
                 callbacks=[("anneal_d", _AnnealD(self.d_anneal_epochs))],
                 desc="Gaussian Ansatz (D warm-up)",
             )
+            # the main training starts from the warmed-up network, with D switched off
             state = {k: v.detach().cpu().clone() for k, v in warmup.module_.state_dict().items()}
             state["d_weight"].zero_()
             module_kwargs["init_state"] = state
-        self.net_ = train(train_seed, desc="Gaussian Ansatz")
+        self.net_ = train_network(
+            GaussianAnsatzNetwork,
+            module_kwargs,
+            inputs,
+            None,
+            weight,
+            options=options,
+            seed=train_seed,
+            stratify=False,
+            net_class=DonskerVaradhanNet,
+            desc="Gaussian Ansatz",
+        )
         self.net_.module_.d_weight.zero_()
+        self._record_history(self.net_)
         self.train_bound_, error = self._bound(X, Z, weight, n_permutations=1, with_error=True)
         self._check_training(error)
         return self
@@ -331,15 +333,16 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
             )
 
     # ------------------------------------------------------------------ prediction
-    def _inputs(self, X) -> np.ndarray:
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+    def _inputs(self, X: Any) -> np.ndarray:
+        X = self._validate_fitted_input(X)
         return np.hstack([X, np.zeros((X.shape[0], self.n_targets_))])
 
     def _format(self, values: np.ndarray) -> np.ndarray:
         return values[:, 0] if self._single_target else values
 
-    def predict(self, X, return_std: bool = False):
+    def predict(
+        self, X: Any, return_std: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """The maximum-likelihood estimate B(x), and optionally its resolution.
 
         Parameters
@@ -367,7 +370,7 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         k = self.n_targets_
         return predict_network(self.net_, inputs, "covariance").reshape(-1, k, k)
 
-    def predict_covariance(self, X) -> np.ndarray:
+    def predict_covariance(self, X: Any) -> np.ndarray:
         """The covariance of the estimate, :math:`-C(x, B(x))^{-1}`, in the units of z.
 
         Returns
@@ -376,7 +379,7 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         """
         return self._covariance(self._inputs(X))
 
-    def log_likelihood(self, X, z) -> np.ndarray:
+    def log_likelihood(self, X: Any, z: ArrayLike) -> np.ndarray:
         """:math:`T(x, z)` per event: the learned :math:`\\log p(x|z)` up to a function of x.
 
         Scanning z at fixed x traces the likelihood whose maximum ``predict`` returns.
@@ -385,7 +388,7 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         inputs[:, -self.n_targets_ :] = self._targets(z, inputs.shape[0])
         return predict_network(self.net_, inputs)[:, 0]
 
-    def _targets(self, z, n_samples: int) -> np.ndarray:
+    def _targets(self, z: ArrayLike, n_samples: int) -> np.ndarray:
         Z = as_finite_array(z, "z")
         Z = Z.reshape(len(Z), -1) if Z.ndim == 1 and self.n_targets_ == 1 else Z
         if Z.ndim != 2 or Z.shape != (n_samples, self.n_targets_):
@@ -395,7 +398,14 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
             )
         return Z
 
-    def _bound(self, X, Z, weight, n_permutations: int, with_error: bool = False):
+    def _bound(
+        self,
+        X: np.ndarray,
+        Z: np.ndarray,
+        weight: np.ndarray,
+        n_permutations: int,
+        with_error: bool = False,
+    ) -> float | tuple[float, float]:
         """Donsker-Varadhan bound on validated events with fixed pairings (and the standard
         error of its first term, from the weighted spread of T over the events)."""
         inputs = np.hstack([X, Z])
@@ -421,7 +431,7 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         n_eff = np.sum(weight) ** 2 / np.sum(weight**2)
         return bound, float(np.sqrt(np.average((t_joint - joint) ** 2, weights=weight) / n_eff))
 
-    def score(self, X, y, sample_weight=None) -> float:
+    def score(self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """The Donsker-Varadhan bound on the mutual information of (X, z), in nats.
 
         Higher is better; it is maximal for the true log-likelihood ratio, so
@@ -430,21 +440,20 @@ class GaussianAnsatzCalibrator(RegressorMixin, BaseEstimator):
         term pairs each event with the targets of 4 fixed permutations, so the score is
         deterministic.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = self._validate_fitted_input(X)
         X, Z, weight = _weighted_events(X, self._targets(y, X.shape[0]), sample_weight)
         return self._bound(X, Z, weight, n_permutations=_SCORE_PERMUTATIONS)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
         tags.regressor_tags.poor_score = True  # score is a bound in nats, not an R²
-        tags.input_tags.allow_nan = False
         return tags
 
 
-def _weighted_events(X, z, sample_weight):
+def _weighted_events(
+    X: np.ndarray, z: ArrayLike, sample_weight: ArrayLike | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validated weights, and the events of non-zero weight (at least two) with their targets.
 
     Zero-weight events contribute nothing to either term of the bound; dropping them keeps every
@@ -461,7 +470,7 @@ def _weighted_events(X, z, sample_weight):
     return X[keep], Z[keep], weight[keep]
 
 
-def _check_non_negative(sample_weight, n_samples: int) -> np.ndarray:
+def _check_non_negative(sample_weight: ArrayLike | None, n_samples: int) -> np.ndarray:
     return check_non_negative_weights(
         sample_weight,
         n_samples,

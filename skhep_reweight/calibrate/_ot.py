@@ -3,21 +3,24 @@ r"""Optimal-transport calibration of simulation to data: :class:`OTCalibrator`."
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from numbers import Integral
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import ClassifierTags
+from sklearn.utils import ClassifierTags, Tags
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._base import EstimatorMixin, fit_method
 from .._nn.modules import standardization_stats
 from .._nn.net import predict_network, train_alternating
 from .._nn.params import NETWORK_PARAMETER_CONSTRAINTS, check_hidden_layer_sizes, network_options
 from .._nn.seeding import derive_seeds
 from .._nn.transport import CONVEX_ACTIVATIONS, TransportPotentials
-from .._validation import check_binary_labels, check_non_negative_weights
+from .._validation import check_binary_labels, check_non_negative_weights, resolve_columns
 from ._exact_transport import ConditionBins, DiscreteMap, QuantileMap
 
 __all__ = ["OTCalibrator"]
@@ -35,15 +38,15 @@ def _pot_available() -> bool:
     return True
 
 
-class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class OTCalibrator(EstimatorMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     r"""Data-based calibration: move simulated events so that their distribution matches data,
     each event as little as possible (optimal transport with the squared Euclidean cost).
 
     ``fit(X, y)`` takes simulation (``y == 0``) and data (``y == 1``); ``transform`` moves
     simulated events through the fitted map :math:`h`, so that :math:`h_\# p_\text{sim} =
     p_\text{data}`; ``inverse_transform`` applies :math:`h^{-1}`. Conditioning columns
-    (``condition``, for example the jet :math:`p_T`) choose the map without being moved:
-    :math:`x \mapsto h(x \mid c)`.
+    (``conditional_features``, for example the jet :math:`p_T`) choose the map without being
+    moved: :math:`x \mapsto h(x \mid c)`.
 
     Methods (``method``):
 
@@ -81,10 +84,13 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Parameters
     ----------
     method : {"auto", "quantile", "discrete", "neural"}, default="auto"
-    condition : int, str, or list of int or str, default=None
-        Conditioning columns (indices, or names when X is a DataFrame); they are passed
-        through unchanged. The exact methods fit one map per cell of ``n_condition_bins``
-        quantile bins of each conditioning column; the neural map depends on them continuously.
+    conditional_features : int, str, or array-like of int, str or bool, default=None
+        Conditioning columns, as in :class:`~skhep_reweight.ConditionalReweighter`: indices
+        (negative ones count from the end), names when X is a DataFrame, or a boolean mask. They
+        are passed through unchanged; at least one column must remain to be moved, and a column
+        named twice raises. None: no conditioning column, every column is moved. The exact
+        methods fit one map per cell of ``n_condition_bins`` quantile bins of each conditioning
+        column; the neural map depends on them continuously.
     n_condition_bins : int, default=10
         Bins per conditioning column for the exact methods (ignored by ``"neural"``).
     out_of_range : {"shift", "clip", "raise"}, default="shift"
@@ -95,7 +101,7 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         raises a ValueError.
     n_neighbors : int, default=5
         ``"discrete"`` only: fitted events whose displacements move a new event.
-    hidden_layer_sizes : tuple of int, default=(64, 64)
+    hidden_layer_sizes : int or tuple of int, default=(64, 64)
         ``"neural"``: widths of the convex potentials (and of the conditioning networks).
     activation : {"softplus", "elu", "leaky_relu", "relu"}, default="softplus"
         Convex, non-decreasing activations only; softplus keeps the map smooth.
@@ -116,11 +122,14 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     weight_decay : float, default=0.0
     n_critic : int, default=5
         g updates per f update.
-    device : {"auto", "cpu", "cuda"}, default="auto"
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
     random_state : int, RandomState instance or None, default=None
         Seeds the neural training (initialization, split, batches). The exact methods are
         deterministic.
     verbose : int, default=0
+    condition : int, str, or array-like, default=None
+        Deprecated alias of ``conditional_features``: renamed in 0.2, removed in 0.4. When
+        given, ``fit`` warns (FutureWarning) and uses it; giving both raises a ValueError.
 
     Attributes
     ----------
@@ -132,8 +141,24 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Exact methods: the cells of the conditioning columns.
     net_ : AlternatingNet
         ``"neural"``: the fitted net; ``net_.module_`` holds the potentials f and g.
+    n_iter_ : int
+        ``"neural"``: epochs run.
+    loss_curve_ : ndarray of shape (n_iter_,)
+        ``"neural"``: the loss of f per epoch, averaged over the batches (a batch without an f
+        update counts the loss of the latest one).
+    validation_loss_curve_ : ndarray of shape (n_iter_,) or None
+        ``"neural"``: the semi-dual objective on the held-out events per epoch; None when no
+        events were held out (``early_stopping=False``, the default). The exact methods solve
+        the transport problem directly rather than by training epochs: they set none of these
+        three attributes (as scikit-learn's ``MLPRegressor`` sets no ``loss_curve_`` for its
+        L-BFGS solver), so ``hasattr(cal, "n_iter_")`` tells whether a network was trained.
+    conditional_index_ : ndarray of int
+        Indices of the conditioning columns (empty without any).
+    moved_ : ndarray of int
+        Indices of the moved columns.
     condition_ : ndarray of int
-        Indices of the conditioning columns; ``moved_`` those of the moved ones.
+        Deprecated alias of ``conditional_index_``: reading it warns (FutureWarning); removed
+        in 0.4.
     transport_cost_ : float
         Weighted mean squared displacement :math:`E_\text{sim}|h(x) - x|^2` of the simulated
         training events (the squared 2-Wasserstein distance, up to sampling noise, for an
@@ -191,7 +216,8 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         **NETWORK_PARAMETER_CONSTRAINTS,
         "method": [StrOptions({"auto", "quantile", "discrete", "neural"})],
-        "condition": [None, Integral, str, list, tuple, np.ndarray],
+        "conditional_features": [None, "array-like", Integral, str],
+        "condition": [None, "array-like", Integral, str],
         "n_condition_bins": [Interval(Integral, 1, None, closed="left")],
         "out_of_range": [StrOptions({"shift", "clip", "raise"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -203,11 +229,11 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self,
         *,
         method: str = "auto",
-        condition=None,
+        conditional_features: Any = None,
         n_condition_bins: int = 10,
         out_of_range: str = "shift",
         n_neighbors: int = 5,
-        hidden_layer_sizes=(64, 64),
+        hidden_layer_sizes: int | Sequence[int] = (64, 64),
         activation: str = "softplus",
         learning_rate: float = 3e-3,
         batch_size: int = 256,
@@ -218,30 +244,15 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         weight_decay: float = 0.0,
         n_critic: int = 5,
         device: str = "auto",
-        random_state=None,
+        random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
+        condition: Any = None,
     ) -> None:
-        self.method = method
-        self.condition = condition
-        self.n_condition_bins = n_condition_bins
-        self.out_of_range = out_of_range
-        self.n_neighbors = n_neighbors
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.weight_decay = weight_decay
-        self.n_critic = n_critic
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        self._set_params_from_init(locals())
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y, sample_weight=None) -> OTCalibrator:
+    @fit_method
+    def fit(self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None) -> OTCalibrator:
         """Fit the map from the simulation (``y == 0``) to the data (``y == 1``).
 
         Parameters
@@ -257,8 +268,7 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         -------
         self : OTCalibrator
         """
-        self._validate_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+        X, y = self._validate_input(X, y, reset=True)
         X = X.astype(np.float64)
         self.classes_, y01 = check_binary_labels(
             y, kind="an optimal-transport calibration", roles=("simulation", "data")
@@ -266,11 +276,9 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         weight = self._check_weights(sample_weight, y01)
         keep = weight > 0
         X, y01, weight = X[keep], y01[keep], weight[keep]
-        self.condition_ = self._condition_indices(X.shape[1])
-        self.moved_ = np.setdiff1d(np.arange(X.shape[1]), self.condition_)
+        self.conditional_index_ = self._conditional_index(X.shape[1])
+        self.moved_ = np.setdiff1d(np.arange(X.shape[1]), self.conditional_index_)
         self.method_ = self._resolve_method(y01)
-        for attribute in ("maps_", "bins_", "net_"):
-            self.__dict__.pop(attribute, None)
         if self.method_ == "neural":
             self._fit_neural(X, y01, weight)
         else:
@@ -281,7 +289,7 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.transport_cost_ = float(np.average(displacement, weights=weight[sim]))
         return self
 
-    def _check_weights(self, sample_weight, y01) -> np.ndarray:
+    def _check_weights(self, sample_weight: ArrayLike | None, y01: np.ndarray) -> np.ndarray:
         weight = check_non_negative_weights(
             sample_weight,
             y01.shape[0],
@@ -296,39 +304,51 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 )
         return weight
 
-    def _condition_indices(self, n_features: int) -> np.ndarray:
-        condition = self.condition
-        if condition is None:
-            return np.array([], dtype=np.intp)
-        if isinstance(condition, (Integral, str)):
-            condition = [condition]
-        names = list(getattr(self, "feature_names_in_", []))
-        indices = []
-        for column in condition:
-            if isinstance(column, str):
-                if column not in names:
-                    raise ValueError(
-                        f"condition names column {column!r}, which X does not have "
-                        f"(columns: {names if names else 'X has no column names'})"
-                    )
-                indices.append(names.index(column))
-            elif isinstance(column, Integral) and -n_features <= column < n_features:
-                indices.append(int(column) % n_features)
-            else:
+    def _conditional_index(self, n_features: int) -> np.ndarray:
+        """Indices of the conditioning columns, from ``conditional_features`` (or the deprecated
+        ``condition``); empty for None."""
+        columns = self.conditional_features
+        if self.condition is not None:
+            if columns is not None:
                 raise ValueError(
-                    f"condition holds {column!r}, not a column of X (it has {n_features})"
+                    "conditional_features and condition (its deprecated name) were both given; "
+                    "pass conditional_features only"
                 )
-        indices = np.array(sorted(set(indices)), dtype=np.intp)
-        if indices.size == n_features:
-            raise ValueError("condition names every column of X; at least one must be moved")
-        return indices
+            warnings.warn(
+                "condition was renamed conditional_features in 0.2 and will be removed in 0.4",
+                FutureWarning,
+                stacklevel=4,  # the caller of fit (through fit_method's wrapper)
+            )
+            columns = self.condition
+        if columns is None:
+            return np.array([], dtype=np.intp)
+        index = resolve_columns(
+            columns,
+            n_features,
+            getattr(self, "feature_names_in_", None),
+            name="conditional_features",
+            keep_one=True,
+        )
+        return index.astype(np.intp)
 
-    def _resolve_method(self, y01) -> str:
+    @property
+    def condition_(self) -> np.ndarray:
+        """Deprecated alias of ``conditional_index_`` (renamed in 0.2, removed in 0.4)."""
+        if "conditional_index_" not in vars(self):
+            raise AttributeError(f"{type(self).__name__} is not fitted: it has no condition_")
+        warnings.warn(
+            "condition_ was renamed conditional_index_ in 0.2 and will be removed in 0.4",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.conditional_index_
+
+    def _resolve_method(self, y01: np.ndarray) -> str:
         n_moved = self.moved_.size
         if self.method == "quantile" and n_moved != 1:
             raise ValueError(
                 f"method='quantile' moves one column, X has {n_moved} columns to move; use "
-                "method='discrete' or 'neural', or name the others in condition"
+                "method='discrete' or 'neural', or name the others in conditional_features"
             )
         if self.method != "auto":
             return self.method
@@ -337,8 +357,8 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         n_pairs = int((y01 == 0).sum()) * int((y01 == 1).sum())
         return "discrete" if n_pairs <= _DISCRETE_MAX_PAIRS and _pot_available() else "neural"
 
-    def _fit_exact(self, X, y01, weight) -> None:
-        C = X[:, self.condition_]
+    def _fit_exact(self, X: np.ndarray, y01: np.ndarray, weight: np.ndarray) -> None:
+        C = X[:, self.conditional_index_]
         self.bins_ = ConditionBins(self.n_condition_bins).fit(C, weight)
         cells = self.bins_.assign(C)
         self.maps_ = []
@@ -362,21 +382,21 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 )
             self.maps_.append(fitted)
 
-    def _fit_neural(self, X, y01, weight) -> None:
+    def _fit_neural(self, X: np.ndarray, y01: np.ndarray, weight: np.ndarray) -> None:
         moved = X[:, self.moved_]
         w = weight / weight.mean()
         loc = np.average(moved, axis=0, weights=w)
         scale = float(np.sqrt(np.average(((moved - loc) ** 2).mean(axis=1), weights=w)))
         module_kwargs = {
             "n_moved": self.moved_.size,
-            "n_condition": self.condition_.size,
+            "n_condition": self.conditional_index_.size,
             "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
             "activation": self.activation,
             "loc": loc,
             "scale": scale if scale > 0 else 1.0,
         }
-        if self.condition_.size:
-            c_loc, c_scale = standardization_stats(X[:, self.condition_], w)
+        if self.conditional_index_.size:
+            c_loc, c_scale = standardization_stats(X[:, self.conditional_index_], w)
             module_kwargs.update(condition_loc=c_loc, condition_scale=c_scale)
         (seed,) = derive_seeds(self.random_state, 1)
         self.net_ = train_alternating(
@@ -385,17 +405,18 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self._network_inputs(X),
             y01.astype(np.float32),
             w,
-            **network_options(self),
+            options=network_options(self),
             n_critic=self.n_critic,
             seed=seed,
             desc="OT potentials",
         )
+        self._record_history(self.net_)
 
-    def _network_inputs(self, X):
-        return np.hstack([X[:, self.moved_], X[:, self.condition_]])
+    def _network_inputs(self, X: np.ndarray) -> np.ndarray:
+        return np.hstack([X[:, self.moved_], X[:, self.conditional_index_]])
 
     # --------------------------------------------------------------- transforming
-    def _map(self, X, inverse: bool) -> np.ndarray:
+    def _map(self, X: np.ndarray, inverse: bool) -> np.ndarray:
         out = np.array(X, dtype=np.float64)
         if self.method_ == "neural":
             method = "inverse" if inverse else None
@@ -410,7 +431,7 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 )
             out[:, self.moved_] = moved
             return out
-        cells = self.bins_.assign(X[:, self.condition_])
+        cells = self.bins_.assign(X[:, self.conditional_index_])
         for cell in np.unique(cells):
             rows = cells == cell
             fitted = self.maps_[cell]
@@ -421,7 +442,7 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 out[np.ix_(rows, self.moved_)] = apply(X[rows][:, self.moved_])
         return out
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: Any) -> np.ndarray:
         """Move simulated events through the fitted map; conditioning columns are unchanged.
 
         Parameters
@@ -432,11 +453,10 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         -------
         X_calibrated : ndarray of shape (n_samples, n_features)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = self._validate_fitted_input(X)
         return self._map(X, inverse=False)
 
-    def inverse_transform(self, X) -> np.ndarray:
+    def inverse_transform(self, X: Any) -> np.ndarray:
         """Apply the inverse map: data-like events back to the simulation.
 
         Exact for ``"quantile"`` (inside the range with ``out_of_range="clip"``) and for
@@ -451,11 +471,10 @@ class OTCalibrator(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         -------
         X_original : ndarray of shape (n_samples, n_features)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = self._validate_fitted_input(X)
         return self._map(X, inverse=True)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         # y names the two samples (simulation, data); the tag tells scikit-learn's checks to
