@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from .._nn import NETWORK_PARAMETER_CONSTRAINTS, derive_seeds, network_options
-from .._nn.params import check_hidden_layer_sizes
+from .._base import EstimatorMixin, fit_method
+from .._nn import NETWORK_PARAMETER_CONSTRAINTS, derive_seeds
+from .._nn.params import network_spec
 from .._validation import check_event_weights
-from ..reweight._theta import THETA_RANGE_TOLERANCE, theta_for_fit
+from ..reweight._theta import outside_range, theta_for_fit, trained_range
 from ._workers import Problem, run_member
 
 __all__ = ["SRGNFitter"]
@@ -25,8 +29,100 @@ __all__ = ["SRGNFitter"]
 # Table I caption and text: "all values within 5% of the range of the bounds").
 AT_BOUND_FRACTION = 0.05
 
+# The default of fit's deprecated ``data_weight``: tells "not passed" from an explicit None.
+_DEPRECATED = "deprecated"
+# Frames between a warning raised in _split_weights and the user's call of fit: _split_weights,
+# _problem, fit and the fit_method wrapper.
+_FIT_STACKLEVEL = 5
 
-class SRGNFitter(BaseEstimator):
+
+def _split_weights(
+    sample_weight: ArrayLike | None,
+    sim_weight: ArrayLike | None,
+    data_weight: ArrayLike | None | str,
+    n_data: int,
+    n_sim: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The data's and the simulation's weights from ``fit``'s arguments, through the 0.2 rename.
+
+    Before 0.2 ``sample_weight`` weighted the simulation and ``data_weight`` the data; since
+    then ``sample_weight`` weights the data and ``sim_weight`` the simulation. The rules that
+    keep an old call's meaning are listed in :meth:`SRGNFitter.fit` (Notes).
+
+    Returns
+    -------
+    data_weight : ndarray of shape (n_data,)
+    sim_weight : ndarray of shape (n_sim,)
+    """
+    data_name, sim_name = "sample_weight", "sim_weight"
+    renamed = (
+        "Since 0.2 sample_weight weights the data (the rows of X) and sim_weight the nominal "
+        "simulation; fit(X, X_sim, X_gen, sample_weight=<data weights>, "
+        "sim_weight=<simulation weights>)"
+    )
+    if not (isinstance(data_weight, str) and data_weight == _DEPRECATED):
+        if sample_weight is not None and sim_weight is not None:
+            raise TypeError(
+                "data_weight, sample_weight and sim_weight were all given: data_weight is the "
+                "name before 0.2 of what sample_weight is now, the data's weights; pass "
+                "sample_weight and sim_weight only"
+            )
+        message = "data_weight is deprecated since 0.2 and will be removed in 0.4. " + renamed
+        if sample_weight is not None:
+            # the 0.1 call fit(X, X_sim, X_gen, sample_weight=w_sim, data_weight=w_data)
+            message += (
+                "; with data_weight given, sample_weight is read as the simulation's weights, "
+                "as before 0.2"
+            )
+            sim_weight = sample_weight
+            sim_name = "sample_weight (the simulation's weights, data_weight being given)"
+        warnings.warn(message, FutureWarning, stacklevel=_FIT_STACKLEVEL)
+        sample_weight, data_name = data_weight, "data_weight"
+    elif sample_weight is not None and sim_weight is None:
+        n = np.shape(sample_weight)[0] if np.ndim(sample_weight) >= 1 else None
+        if n == n_sim and n != n_data:
+            warnings.warn(
+                f"sample_weight has {n} entries, as many as the simulation (X_gen) and not as "
+                f"the data (X has {n_data} rows): it is read as the simulation's weights, its "
+                "meaning before 0.2; pass them as sim_weight. " + renamed + ". This reading "
+                "will be removed in 0.4.",
+                FutureWarning,
+                stacklevel=_FIT_STACKLEVEL,
+            )
+            sample_weight, sim_weight = None, sample_weight
+            sim_name = "sample_weight"
+        elif n is None or n == n_sim:
+            warnings.warn(
+                "sample_weight is read as the weights of the data (the rows of X); before 0.2 "
+                "it weighted the simulation, and with as many data as simulated events the "
+                "two cannot be told apart. " + renamed + ". Giving sim_weight (np.ones for "
+                "unit weights) silences this warning.",
+                FutureWarning,
+                stacklevel=_FIT_STACKLEVEL,
+            )
+        elif n != n_data:
+            raise ValueError(
+                f"sample_weight has {n} entries but X (the data) has {n_data} rows; the "
+                f"simulation's weights ({n_sim} nominal events) are sim_weight"
+            )
+    if sim_weight is not None and np.ndim(sim_weight) == 1 and len(sim_weight) != n_sim:
+        raise ValueError(
+            f"{sim_name} has {len(sim_weight)} entries but X_gen has {n_sim} rows (the nominal "
+            "events)"
+        )
+    data_weight = check_event_weights(sample_weight, n_data, data_name)
+    sim_weight = check_event_weights(sim_weight, n_sim, sim_name)
+    for weight, name in ((data_weight, data_name), (sim_weight, sim_name)):
+        total = weight.sum()
+        if not total > 0:
+            raise ValueError(
+                f"{name} sums to {'zero' if total == 0 else f'{total:.6g}'}; the weights of the "
+                "data and of the simulation must each sum to a positive number"
+            )
+    return data_weight, sim_weight
+
+
+class SRGNFitter(EstimatorMixin, BaseEstimator):
     r"""Fit generator parameters by reweighting one simulated sample (SRGN), or by the DCTR fit.
 
     A parametrized reweighting :math:`w_{\theta_0}(x_G, \theta)`, learned at generator level
@@ -125,7 +221,8 @@ class SRGNFitter(BaseEstimator):
     n_jobs : int, default=None
         joblib workers: over ensemble members when ``n_ensemble > 1``, else over the points of
         a grid scan. Powell's evaluations are sequential.
-    device : {"auto", "cpu", "cuda"}, default="auto"
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where the built-in classifier trains; "auto" takes the GPU when there is one.
     random_state : int, RandomState instance or None, default=None
         Seeds every member's reweighter, split and classifier.
     verbose : int, default=0
@@ -146,7 +243,12 @@ class SRGNFitter(BaseEstimator):
         Members that ended within 5% of the bounded range of a bound.
     scan_ : Bunch
         Every evaluated point: ``theta`` (n_evaluations, n_parameters), ``objective``
-        (n_evaluations,) and ``member`` (n_evaluations,), in the order evaluated.
+        (n_evaluations,) and ``member`` (n_evaluations,), in the order evaluated. This is the
+        fit's training history: the objective per evaluation (there is no loss per epoch).
+    n_iter_ : int
+        Objective evaluations over the whole fit, all ensemble members together
+        (``len(scan_.objective)``). With ``strategy="retrain"`` each is one classifier
+        trained; a point Powell comes back to is looked up, not evaluated or counted again.
     bounds_ : ndarray of shape (n_parameters, 2)
     n_parameters_ : int
     reweighters_ : list
@@ -165,8 +267,9 @@ class SRGNFitter(BaseEstimator):
     allows, which a derivative-free optimizer needs (a "fresh" classifier here is one trained
     from scratch at each point, never one carried over).
 
-    *Weights.* ``sample_weight`` (of the nominal events) and ``data_weight`` multiply the
-    reweighting; negative weights enter the classifier's loss and the AUC with their sign.
+    *Weights.* ``sim_weight`` (of the nominal events) multiplies the reweighting;
+    ``sample_weight`` weights the data. Negative weights enter the classifier's loss and the
+    AUC with their sign.
 
     *Compatibility.* ``fit`` takes three samples (data, and the nominal sample at two levels), so
     scikit-learn's common checks, written for ``fit(X, y)``, do not apply; pickling and parameter
@@ -220,21 +323,21 @@ class SRGNFitter(BaseEstimator):
 
     def __init__(
         self,
-        reweighter,
-        bounds=None,
+        reweighter: Any,
+        bounds: ArrayLike | None = None,
         *,
         objective: str = "auc",
         strategy: str = "retrain",
         optimizer: str = "auto",
         grid_points: int = 21,
         refine: bool = True,
-        theta_init=None,
+        theta_init: ArrayLike | None = None,
         xtol: float = 1e-4,
         ftol: float = 1e-4,
         max_iter: int = 100,
         test_fraction: float = 0.5,
-        classifier=None,
-        hidden_layer_sizes=(128, 128),
+        classifier: Any = None,
+        hidden_layer_sizes: int | Sequence[int] = (128, 128),
         activation: str = "relu",
         learning_rate: float = 1e-3,
         batch_size: int = 1000,
@@ -246,47 +349,23 @@ class SRGNFitter(BaseEstimator):
         n_ensemble: int = 1,
         n_jobs: int | None = None,
         device: str = "auto",
-        random_state=None,
+        random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
     ) -> None:
-        self.reweighter = reweighter
-        self.bounds = bounds
-        self.objective = objective
-        self.strategy = strategy
-        self.optimizer = optimizer
-        self.grid_points = grid_points
-        self.refine = refine
-        self.theta_init = theta_init
-        self.xtol = xtol
-        self.ftol = ftol
-        self.max_iter = max_iter
-        self.test_fraction = test_fraction
-        self.classifier = classifier
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.weight_decay = weight_decay
-        self.n_ensemble = n_ensemble
-        self.n_jobs = n_jobs
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        self._set_params_from_init(locals())
 
     # ------------------------------------------------------------------ fitting
+    @fit_method
     def fit(
         self,
-        X,
-        X_sim=None,
-        X_gen=None,
-        sample_weight=None,
-        data_weight=None,
+        X: ArrayLike,
+        X_sim: ArrayLike | None = None,
+        X_gen: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
         *,
-        reweighter_data=None,
+        sim_weight: ArrayLike | None = None,
+        reweighter_data: tuple | None = None,
+        data_weight: ArrayLike | None | str = _DEPRECATED,
     ) -> SRGNFitter:
         """Fit the parameters of the data.
 
@@ -298,35 +377,66 @@ class SRGNFitter(BaseEstimator):
             The nominal synthetic sample at detector level.
         X_gen : array-like of shape (n_nominal, n_gen_features)
             The same events at generator level (what the reweighter sees), row by row.
-        sample_weight : array-like of shape (n_nominal,), default=None
-            Weights of the nominal events.
-        data_weight : array-like of shape (n_data,), default=None
-            Weights of the data events.
+        sample_weight : array-like of shape (n_data,), default=None
+            Weights of the data events (the rows of X), unit weights when None.
+        sim_weight : array-like of shape (n_nominal,), default=None
+            Weights of the nominal events, unit weights when None; the reweighting multiplies
+            them.
         reweighter_data : tuple (X, y, theta) or (X, y, theta, sample_weight), default=None
             Generator-level training samples of the reweighter, as for
             ``DCTRReweighter.fit``; given, every ensemble member fits its own clone of
             ``reweighter`` on them with its own seed.
+        data_weight : array-like of shape (n_data,)
+            The data's weights under their name before 0.2.
+
+            .. deprecated:: 0.2
+                Use ``sample_weight``; ``data_weight`` will be removed in 0.4.
 
         Returns
         -------
         self : SRGNFitter
+
+        Notes
+        -----
+        .. versionchanged:: 0.2
+            ``sample_weight`` weights the data (the rows of X), as in every scikit-learn
+            ``fit``; it used to weight the nominal simulation, whose weights are now
+            ``sim_weight``, and the data's were ``data_weight``. A call written for 0.1 keeps
+            its meaning and warns (FutureWarning) during the deprecation:
+
+            - with ``data_weight`` given, ``sample_weight`` is read as the simulation's
+              weights, as before (with ``sim_weight`` given as well the call is contradictory
+              and raises a TypeError);
+            - without ``sim_weight``, a ``sample_weight`` with as many entries as the
+              simulation but not as the data is read as the simulation's weights;
+            - when the data and the simulation have as many events each, the two readings
+              cannot be told apart: ``sample_weight`` weights the data (the new meaning) and a
+              FutureWarning says so unless ``sim_weight`` is given too (unit simulation
+              weights, ``np.ones(n_nominal)``, silence it);
+            - a ``sample_weight`` of the data's length alone, or with ``sim_weight`` given, is
+              read with the new meaning without warning.
         """
-        self._validate_params()
-        for stale in ("theta_", "scan_", "classifiers_", "reweighters_"):
-            self.__dict__.pop(stale, None)
-        problem = self._problem(X, X_sim, X_gen, sample_weight, data_weight, reweighter_data)
+        # joblib runs the ensemble members in parallel, or else the points of a grid scan
+        parallel_members = self.n_ensemble > 1 and self.n_jobs not in (None, 1)
+        problem = self._problem(
+            X,
+            X_sim,
+            X_gen,
+            (sample_weight, sim_weight, data_weight),
+            reweighter_data,
+            n_jobs_points=None if parallel_members else self.n_jobs,
+        )
         seeds = np.array(derive_seeds(self.random_state, 3 * self.n_ensemble)).reshape(-1, 3)
-        if self.n_ensemble > 1 and self.n_jobs not in (None, 1):
+        if parallel_members:
             results = Parallel(n_jobs=self.n_jobs)(
                 delayed(run_member)(problem, tuple(s)) for s in seeds
             )
         else:
-            problem.n_jobs_points = self.n_jobs
             results = [run_member(problem, tuple(s)) for s in seeds]
         self._collect(results, problem)
         return self
 
-    def _collect(self, results, problem: Problem) -> None:
+    def _collect(self, results: list[dict], problem: Problem) -> None:
         self.ensemble_theta_ = np.array([r["theta"] for r in results])
         self.ensemble_objective_ = np.array([r["value"] for r in results])
         low, high = problem.bounds[:, 0], problem.bounds[:, 1]
@@ -344,7 +454,7 @@ class SRGNFitter(BaseEstimator):
                     else "; the bounds may be too narrow, or the optimizer failed"
                 ),
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,  # _collect, fit, the fit_method wrapper, the caller
             )
         self.theta_ = kept.mean(axis=0)
         self.theta_std_ = (
@@ -361,15 +471,27 @@ class SRGNFitter(BaseEstimator):
         self.classifiers_ = [r["classifier"] for r in results if r["classifier"] is not None]
         self.bounds_ = problem.bounds
         self.n_parameters_ = problem.bounds.shape[0]
+        self.n_iter_ = len(self.scan_.objective)
 
     # ------------------------------------------------------------------ validation
-    def _problem(self, X, X_sim, X_gen, sample_weight, data_weight, reweighter_data) -> Problem:
+    def _problem(
+        self,
+        X: ArrayLike,
+        X_sim: ArrayLike | None,
+        X_gen: ArrayLike | None,
+        weights: tuple,
+        reweighter_data: tuple | None,
+        *,
+        n_jobs_points: int | None,
+    ) -> Problem:
+        """Validate the inputs and pack them with the settings; ``weights`` are fit's
+        ``(sample_weight, sim_weight, data_weight)``."""
         if X_gen is None:
             raise ValueError(
                 "X_gen is required: the nominal sample at generator level, which the "
                 "reweighter weights"
             )
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = self._validate_input(X, reset=True).astype(np.float64)
         gen_columns = None
         if hasattr(X_gen, "columns"):
             gen_columns = np.asarray(X_gen.columns, dtype=object)
@@ -384,6 +506,7 @@ class SRGNFitter(BaseEstimator):
                     f"X_sim has {sim.shape[0]} rows but X_gen has {gen.shape[0]}: they must be "
                     "the same nominal events at detector and at generator level, row by row"
                 )
+        data_weight, sim_weight = _split_weights(*weights, X.shape[0], gen.shape[0])
         if sim.shape[1] != X.shape[1]:
             which = "X_sim" if X_sim is not None else "X_gen (generator-level fit, X_sim=None)"
             raise ValueError(
@@ -396,7 +519,7 @@ class SRGNFitter(BaseEstimator):
                 "Use objective='auc' (SRGN) to fit at detector level"
             )
         model = self.reweighter
-        reweighter_data = self._check_reweighter(model, gen, reweighter_data)
+        reweighter_data, trained = self._check_reweighter(model, gen, reweighter_data)
         # X_gen reaches the reweighter as a DataFrame with its own column names when the
         # reweighter was (or will be) fitted on named columns; it then checks the names itself.
         named = hasattr(model, "feature_names_in_") or (
@@ -404,7 +527,7 @@ class SRGNFitter(BaseEstimator):
         )
         if not named:
             gen_columns = None
-        bounds = self._check_bounds(model, reweighter_data)
+        bounds = self._check_bounds(model, trained)
         theta_init = self._check_theta_init(bounds)
         optimizer = self.optimizer
         differentiable = hasattr(model, "predict_weights") and (
@@ -423,11 +546,11 @@ class SRGNFitter(BaseEstimator):
                 "fixed reweighter has nothing random to vary"
             )
         return Problem(
-            data=X.astype(np.float64),
-            data_weight=check_event_weights(data_weight, X.shape[0], "data_weight"),
+            data=X,
+            data_weight=data_weight,
             sim=sim,
             gen=gen,
-            sim_weight=check_event_weights(sample_weight, gen.shape[0]),
+            sim_weight=sim_weight,
             weight_model=model,
             reweighter_data=reweighter_data,
             gen_columns=gen_columns,
@@ -443,15 +566,16 @@ class SRGNFitter(BaseEstimator):
             max_iter=self.max_iter,
             test_fraction=self.test_fraction,
             classifier=self.classifier,
-            network={
-                "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
-                "activation": self.activation,
-                "options": {**network_options(self), "verbose": max(0, self.verbose - 1)},
-            },
+            network=network_spec(self, verbose=max(0, self.verbose - 1)),
+            n_jobs_points=n_jobs_points,
             verbose=self.verbose,
         )
 
-    def _check_reweighter(self, model, gen: np.ndarray, reweighter_data):
+    def _check_reweighter(
+        self, model: Any, gen: np.ndarray, reweighter_data: tuple | None
+    ) -> tuple[tuple | None, np.ndarray | None]:
+        """``reweighter_data`` checked, and the theta range the reweighting is valid in
+        (shape (2, n_parameters); None for a callable)."""
         if reweighter_data is not None:
             if not hasattr(model, "predict_weights"):
                 raise TypeError(
@@ -467,16 +591,16 @@ class SRGNFitter(BaseEstimator):
             if len(rest) > 1:
                 raise ValueError("reweighter_data has more than four entries")
             y01 = (np.asarray(y_rw) == np.max(y_rw)).astype(np.int64)
-            theta_for_fit(theta_rw, y01)
+            trained = trained_range(theta_for_fit(theta_rw, y01), y01)
             n_rw = np.shape(X_rw)[1] if np.ndim(X_rw) == 2 else None
             if n_rw != gen.shape[1]:
                 raise ValueError(
                     f"reweighter_data's X has shape {np.shape(X_rw)} but X_gen has "
                     f"{gen.shape[1]} features"
                 )
-            return (X_rw, y_rw, theta_rw, *rest)
+            return (X_rw, y_rw, theta_rw, *rest), trained
         if not hasattr(model, "predict_weights"):
-            return None
+            return None, None
         check_is_fitted(
             model,
             msg="the reweighter is not fitted: fit it with theta first, or pass "
@@ -492,18 +616,9 @@ class SRGNFitter(BaseEstimator):
                 f"X_gen has {gen.shape[1]} features but the reweighter was fitted on "
                 f"{model.n_features_in_}"
             )
-        return None
+        return None, model.theta_range_
 
-    def _check_bounds(self, model, reweighter_data) -> np.ndarray:
-        trained = None
-        if reweighter_data is not None:
-            X_rw, y_rw, theta_rw, *_ = reweighter_data
-            t = np.asarray(theta_rw, dtype=np.float64)
-            t = t[:, None] if t.ndim == 1 else t
-            target = t[np.asarray(y_rw) == np.max(y_rw)]
-            trained = np.vstack([target.min(axis=0), target.max(axis=0)])
-        elif hasattr(model, "theta_range_"):
-            trained = model.theta_range_
+    def _check_bounds(self, model: Any, trained: np.ndarray | None) -> np.ndarray:
         if self.bounds is None:
             if trained is None:
                 raise ValueError(
@@ -527,8 +642,7 @@ class SRGNFitter(BaseEstimator):
                     f"bounds has {bounds.shape[0]} parameters but the reweighter is "
                     f"parametrized in {trained.shape[1]}"
                 )
-            slack = THETA_RANGE_TOLERANCE * (trained[1] - trained[0])
-            outside = (bounds[:, 0] < trained[0] - slack) | (bounds[:, 1] > trained[1] + slack)
+            outside = outside_range(bounds.T, trained[0], trained[1]).any(axis=0)
             if outside.any() and not getattr(model, "allow_extrapolation", False):
                 j = int(np.flatnonzero(outside)[0])
                 raise ValueError(
@@ -550,7 +664,7 @@ class SRGNFitter(BaseEstimator):
             raise ValueError(f"theta_init {t.tolist()} lies outside the bounds {bounds.tolist()}")
         return t
 
-    def __sklearn_clone__(self):
+    def __sklearn_clone__(self) -> SRGNFitter:
         """An unfitted copy that shares the reweighter as given.
 
         scikit-learn's ``clone`` would clone every estimator parameter, and so hand the copy an
@@ -561,9 +675,3 @@ class SRGNFitter(BaseEstimator):
         params = self.get_params(deep=False)
         reweighter = params.pop("reweighter")
         return type(self)(reweighter, **{k: clone(v, safe=False) for k, v in params.items()})
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.non_deterministic = False
-        return tags

@@ -8,18 +8,19 @@ members (or the points of a grid scan) in separate processes. The estimator in
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from joblib import Parallel, delayed
+from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 from sklearn.base import clone
 
-from .._nn import PREDICT_BATCH_SIZE, predict_network, train_binary_classifier
-from .._validation import class_balanced_weights
-from ..reweight._dctr import _takes_sample_weight, sample_weight_key, seeded_clone
+from .._classifier import fit_balanced_classifier, raw_log_ratio
+from .._nn import PREDICT_BATCH_SIZE
 from ._objectives import dctr_cross_entropy, held_out_split, weighted_auc
 
 __all__ = ["Problem", "run_member"]
@@ -49,7 +50,7 @@ class Problem:
     max_iter: int
     test_fraction: float
     classifier: Any
-    network: dict = field(default_factory=dict)  # MLP architecture and training options
+    network: dict = field(default_factory=dict)  # the built-in classifier (network_spec)
     n_jobs_points: int | None = None  # joblib workers over grid points (one member only)
     verbose: int = 0  # 1: a progress line per member over the evaluated points
 
@@ -57,7 +58,7 @@ class Problem:
 # ---------------------------------------------------------------- the weights
 
 
-def _gen_input(problem: Problem, X: np.ndarray):
+def _gen_input(problem: Problem, X: np.ndarray) -> Any:
     """X_gen as the reweighter was fitted (a DataFrame with its column names, or the array)."""
     if problem.gen_columns is None:
         return X
@@ -66,7 +67,7 @@ def _gen_input(problem: Problem, X: np.ndarray):
     return pd.DataFrame(X, columns=problem.gen_columns)
 
 
-def _check_weights(w, n: int) -> np.ndarray:
+def _check_weights(w: ArrayLike, n: int) -> np.ndarray:
     w = np.asarray(w, dtype=np.float64).reshape(-1)
     if w.shape[0] != n:
         raise ValueError(f"the weight function returned {w.shape[0]} weights for {n} events")
@@ -75,7 +76,9 @@ def _check_weights(w, n: int) -> np.ndarray:
     return w
 
 
-def generator_weights(problem: Problem, model, X_gen: np.ndarray, theta) -> np.ndarray:
+def generator_weights(
+    problem: Problem, model: Any, X_gen: np.ndarray, theta: ArrayLike
+) -> np.ndarray:
     """w(x_G, theta) per event: theta one point (broadcast) or one row per event."""
     if hasattr(model, "predict_weights"):
         w = model.predict_weights(_gen_input(problem, X_gen), theta=theta)
@@ -84,7 +87,9 @@ def generator_weights(problem: Problem, model, X_gen: np.ndarray, theta) -> np.n
     return _check_weights(w, X_gen.shape[0])
 
 
-def generator_log_weights(problem: Problem, model, X_gen: np.ndarray, theta) -> np.ndarray:
+def generator_log_weights(
+    problem: Problem, model: Any, X_gen: np.ndarray, theta: ArrayLike
+) -> np.ndarray:
     """log w(x_G, theta): the reweighter's (clipped) log-ratio, or the log of the callable."""
     if hasattr(model, "decision_function"):
         return model.decision_function(_gen_input(problem, X_gen), theta=theta)
@@ -94,35 +99,26 @@ def generator_log_weights(problem: Problem, model, X_gen: np.ndarray, theta) -> 
 
 # ---------------------------------------------------------------- the classifier g
 
-
-def _train_classifier(problem: Problem, X, y01, weight, seed: int):
-    """A fresh classifier between simulation (0) and data (1), class totals balanced."""
-    balanced = class_balanced_weights(y01, weight)
-    if problem.classifier is None:
-        net = problem.network
-        return train_binary_classifier(
-            X,
-            y01,
-            balanced,
-            hidden_layer_sizes=net["hidden_layer_sizes"],
-            activation=net["activation"],
-            seed=seed,
-            desc="SRGN classifier",
-            **net["options"],
-        )
-    clf = seeded_clone(problem.classifier, seed)
-    if not _takes_sample_weight(clf):
-        raise TypeError(
-            f"{type(clf).__name__}.fit takes no sample_weight; the SRGN classifier is trained on "
-            "reweighted simulation and needs one that does"
-        )
-    return clf.fit(X, y01, **{sample_weight_key(clf): balanced})
+_NEEDS_WEIGHTS = "the SRGN classifier is trained on reweighted simulation and needs one that does"
 
 
-def _classifier_score(fitted, X) -> np.ndarray:
-    if hasattr(fitted, "module_"):
-        return predict_network(fitted, X)[:, 0]
-    return fitted.predict_proba(X)[:, 1]
+def _train_classifier(
+    problem: Problem, X: np.ndarray, y01: np.ndarray, weight: np.ndarray, seed: int
+) -> Any:
+    """A fresh classifier between simulation (0) and data (1), class totals balanced. Its score
+    is :func:`~skhep_reweight._classifier.raw_log_ratio`, the logit: the AUC counts the order
+    only, which the logit shares with the probability."""
+    model, _ = fit_balanced_classifier(
+        problem.classifier,
+        X,
+        y01,
+        weight,
+        seed=seed,
+        network=problem.network,
+        desc="SRGN classifier",
+        needs_weights=_NEEDS_WEIGHTS,
+    )
+    return model
 
 
 class _HeldOut:
@@ -148,7 +144,7 @@ class RetrainAUC:
     which keeps the AUC curve as smooth as the training allows.
     """
 
-    def __init__(self, problem: Problem, model, split_seed: int, classifier_seed: int) -> None:
+    def __init__(self, problem: Problem, model: Any, split_seed: int, classifier_seed: int) -> None:
         self.problem, self.model, self.seed = problem, model, classifier_seed
         self.split = _HeldOut(problem, split_seed)
 
@@ -162,7 +158,7 @@ class RetrainAUC:
         )
         sim_t, gen_t, sw_t = s.test
         data_t, dw_t = s.data_test
-        score = _classifier_score(fitted, np.vstack([sim_t, data_t]))
+        score = raw_log_ratio(fitted, np.vstack([sim_t, data_t]))
         w_t = generator_weights(p, self.model, gen_t, theta) * sw_t
         return weighted_auc(s.labels(len(sim_t), len(data_t)), score, np.r_[w_t, dw_t])
 
@@ -177,7 +173,7 @@ class ParametrizedAUC:
     of g(., theta) on the held-out events weighted at that point.
     """
 
-    def __init__(self, problem: Problem, model, split_seed: int, classifier_seed: int) -> None:
+    def __init__(self, problem: Problem, model: Any, split_seed: int, classifier_seed: int) -> None:
         self.problem, self.model = problem, model
         self.split = s = _HeldOut(problem, split_seed)
         rng = np.random.RandomState(classifier_seed)
@@ -198,7 +194,7 @@ class ParametrizedAUC:
         data_t, dw_t = s.data_test
         X = np.vstack([sim_t, data_t])
         X = np.hstack([X, np.broadcast_to(theta, (len(X), len(theta)))])
-        score = _classifier_score(self.classifier, X)
+        score = raw_log_ratio(self.classifier, X)
         w_t = generator_weights(p, self.model, gen_t, theta) * sw_t
         return weighted_auc(s.labels(len(sim_t), len(data_t)), score, np.r_[w_t, dw_t])
 
@@ -206,7 +202,7 @@ class ParametrizedAUC:
 class DCTRLoss:
     """Minus eq. (3): the frozen reweighter's cross-entropy between data and nominal sample."""
 
-    def __init__(self, problem: Problem, model) -> None:
+    def __init__(self, problem: Problem, model: Any) -> None:
         self.problem, self.model = problem, model
 
     def __call__(self, theta: np.ndarray) -> float:
@@ -251,14 +247,14 @@ class _Trace:
     up instead of training another classifier.
     """
 
-    def __init__(self, function, progress=None) -> None:
+    def __init__(self, function: Callable[[np.ndarray], float], progress: Any = None) -> None:
         self.function = function
         self.progress = progress
         self.theta: list[np.ndarray] = []
         self.value: list[float] = []
         self._seen: dict[bytes, float] = {}
 
-    def record(self, theta, value) -> None:
+    def record(self, theta: ArrayLike, value: float) -> None:
         theta = np.array(theta, dtype=np.float64)
         self.theta.append(theta)
         self.value.append(float(value))
@@ -272,20 +268,22 @@ class _Trace:
             )
             self.progress.update(1)
 
-    def __call__(self, theta) -> float:
+    def __call__(self, theta: ArrayLike) -> float:
         theta = np.asarray(theta, dtype=np.float64)
         key = theta.tobytes()
         if key not in self._seen:
             self.record(theta, self.function(theta))
         return self._seen[key]
 
-    def value_and_gradient(self, theta):
+    def value_and_gradient(self, theta: ArrayLike) -> tuple[float, np.ndarray]:
         value, gradient = self.function.value_and_gradient(np.asarray(theta, dtype=np.float64))
         self.record(theta, value)
         return value, gradient
 
 
-def _powell(trace: _Trace, x0, bounds, problem: Problem) -> tuple[np.ndarray, float]:
+def _powell(
+    trace: _Trace, x0: ArrayLike, bounds: ArrayLike, problem: Problem
+) -> tuple[np.ndarray, float]:
     """Bounded Powell in units of the bounds' widths, so that ``xtol`` is relative to the range
     of every parameter whatever its scale (an MeV mass and a coupling alike)."""
     low = problem.bounds[:, 0]

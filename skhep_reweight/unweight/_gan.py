@@ -2,21 +2,29 @@ r"""Unweighted events from a generative network trained on weighted ones."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Integral, Real
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from .._base import EstimatorMixin, fit_method
 from .._nn.gan import WeightedGAN, weighted_mmd
 from .._nn.modules import ACTIVATIONS, standardization_stats
 from .._nn.net import PREDICT_BATCH_SIZE, predict_network, train_alternating
-from .._nn.params import NETWORK_PARAMETER_CONSTRAINTS, check_hidden_layer_sizes, network_options
+from .._nn.params import (
+    LAYER_SIZES,
+    NETWORK_PARAMETER_CONSTRAINTS,
+    check_hidden_layer_sizes,
+    network_options,
+)
 from .._nn.seeding import derive_seeds
-from .._validation import check_non_negative_weights
+from .._validation import check_non_negative_weights, resolve_columns
 
 __all__ = ["WeightedGANUnweighter"]
 
@@ -32,7 +40,7 @@ _NEGATIVE_WEIGHTS = (
 )
 
 
-class WeightedGANUnweighter(BaseEstimator):
+class WeightedGANUnweighter(EstimatorMixin, BaseEstimator):
     r"""A generative network trained on weighted events that emits unweighted ones (uwGAN).
 
     Hit-or-miss unweighting keeps a fraction :math:`\langle w\rangle/w_\text{max}` of the
@@ -55,7 +63,7 @@ class WeightedGANUnweighter(BaseEstimator):
     [1]_, Miyato et al.). With ``mmd_weight`` :math:`\lambda > 0` the generator loss gains the
     weighted maximum mean discrepancy of eq. (19),
     :math:`L_G \to L_G + \lambda\,\text{MMD}_w` (eq. 20), which helps on sharp features such
-    as a resonance peak. Both players use Adam with betas
+    as a resonance peak. Both players use AdamW with betas
     (0.5, 0.9); their learning rates fall to zero along a half cosine over ``max_epochs``.
 
     Parameters
@@ -84,8 +92,10 @@ class WeightedGANUnweighter(BaseEstimator):
     mmd_kernel_widths : tuple of float, default=(0.02, 0.1, 0.5)
         Widths of the Gaussian kernels of the MMD, in units of each feature's weighted standard
         deviation (a sharp peak wants a width of its own size).
-    mmd_columns : list of int, default=None
-        Features the MMD compares (all when None), for example the one with the resonance.
+    mmd_columns : int, str or array-like of int, str or bool, default=None
+        Features the MMD compares (all when None), for example the one with the resonance:
+        column indices (negative ones count from the end), column names of a DataFrame X, or a
+        boolean mask over the columns. A column named twice raises a ValueError.
     learning_rate : float, default=1e-3
     batch_size : int, default=512
         Training events per batch; the generator makes as many per step.
@@ -100,18 +110,28 @@ class WeightedGANUnweighter(BaseEstimator):
     n_iter_no_change : int, default=20
     weight_decay : float, default=0.0
         Decoupled weight decay of both players.
-    device : {"auto", "cpu", "cuda"}, default="auto"
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        Where the networks train and generate; "auto" takes the GPU when there is one.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialization, the split, the batches and the training noise.
     verbose : int, default=0
+        0 is silent, 1 shows a progress bar over epochs, 2 adds the per-epoch table.
 
     Attributes
     ----------
     net_ : AlternatingNet
         The fitted net; ``net_.module_`` is the :class:`~skhep_reweight._nn.gan.WeightedGAN`.
     latent_dim_ : int
+    n_iter_ : int
+        Epochs trained.
+    loss_curve_ : ndarray of shape (n_iter_,)
+        The generator loss :math:`L_G` of the last generator step of every epoch.
+    validation_loss_curve_ : ndarray of shape (n_iter_,) or None
+        With ``early_stopping``, the weighted MMD between the held-out events and generated
+        ones after every epoch (the quantity early stopping monitors); None without.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
+        When X is a DataFrame with string column names.
 
     Notes
     -----
@@ -149,32 +169,28 @@ class WeightedGANUnweighter(BaseEstimator):
     _parameter_constraints: dict = {
         **NETWORK_PARAMETER_CONSTRAINTS,
         "latent_dim": [None, Interval(Integral, 1, None, closed="left")],
-        "discriminator_layer_sizes": [
-            None,
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
+        "discriminator_layer_sizes": [None, LAYER_SIZES],
         "discriminator_activation": [StrOptions(set(ACTIVATIONS))],
         "spectral_norm": ["boolean"],
         "n_critic": [Interval(Integral, 1, None, closed="left")],
         "mmd_weight": [Interval(Real, 0, None, closed="left")],
         "mmd_kernel_widths": ["array-like"],
-        "mmd_columns": [None, "array-like"],
+        "mmd_columns": [None, "array-like", Integral, str],
     }
 
     def __init__(
         self,
         *,
         latent_dim: int | None = None,
-        hidden_layer_sizes=(64, 64, 64),
-        discriminator_layer_sizes=None,
+        hidden_layer_sizes: int | Sequence[int] = (64, 64, 64),
+        discriminator_layer_sizes: int | Sequence[int] | None = None,
         activation: str = "relu",
         discriminator_activation: str = "leaky_relu",
         spectral_norm: bool = False,
         n_critic: int = 5,
         mmd_weight: float = 0.0,
-        mmd_kernel_widths=(0.02, 0.1, 0.5),
-        mmd_columns=None,
+        mmd_kernel_widths: Sequence[float] = (0.02, 0.1, 0.5),
+        mmd_columns: int | str | ArrayLike | None = None,
         learning_rate: float = 1e-3,
         batch_size: int = 512,
         max_epochs: int = 100,
@@ -183,32 +199,16 @@ class WeightedGANUnweighter(BaseEstimator):
         n_iter_no_change: int = 20,
         weight_decay: float = 0.0,
         device: str = "auto",
-        random_state=None,
+        random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
     ) -> None:
-        self.latent_dim = latent_dim
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.discriminator_layer_sizes = discriminator_layer_sizes
-        self.activation = activation
-        self.discriminator_activation = discriminator_activation
-        self.spectral_norm = spectral_norm
-        self.n_critic = n_critic
-        self.mmd_weight = mmd_weight
-        self.mmd_kernel_widths = mmd_kernel_widths
-        self.mmd_columns = mmd_columns
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.weight_decay = weight_decay
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        self._set_params_from_init(locals())
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, sample_weight=None) -> WeightedGANUnweighter:
+    @fit_method
+    def fit(
+        self, X: ArrayLike, y: object = None, sample_weight: ArrayLike | None = None
+    ) -> WeightedGANUnweighter:
         """Train the generator on weighted events.
 
         Parameters
@@ -224,8 +224,7 @@ class WeightedGANUnweighter(BaseEstimator):
         -------
         self : WeightedGANUnweighter
         """
-        self._validate_params()
-        X = validate_data(self, X, dtype=[np.float64, np.float32]).astype(np.float64)
+        X = self._validate_input(X, reset=True).astype(np.float64)
         weight = check_non_negative_weights(sample_weight, X.shape[0], _NEGATIVE_WEIGHTS)
         keep = weight > 0
         X, weight = X[keep], weight[keep] / weight[keep].mean()
@@ -235,13 +234,13 @@ class WeightedGANUnweighter(BaseEstimator):
             raise ValueError(f"mmd_kernel_widths must be positive, got {self.mmd_kernel_widths!r}")
         columns = None
         if self.mmd_columns is not None:
-            columns = [int(c) for c in np.asarray(self.mmd_columns).ravel()]
-            if not columns or any(not -n_features <= c < n_features for c in columns):
-                raise ValueError(
-                    f"mmd_columns must name columns of X (it has {n_features}), got "
-                    f"{self.mmd_columns!r}"
-                )
-            columns = sorted({c % n_features for c in columns})
+            columns = resolve_columns(
+                self.mmd_columns,
+                n_features,
+                getattr(self, "feature_names_in_", None),
+                name="mmd_columns",
+                keep_one=False,
+            ).tolist()
         self.latent_dim_ = max(2, n_features) if self.latent_dim is None else int(self.latent_dim)
         generator_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
         discriminator_sizes = (
@@ -270,16 +269,19 @@ class WeightedGANUnweighter(BaseEstimator):
             X,
             np.zeros(X.shape[0], dtype=np.float32),
             weight,
-            **network_options(self),
+            options=network_options(self),
             n_critic=self.n_critic,
             seed=seed,
             desc="uwGAN",
             stratify=False,
         )
+        self._record_history(self.net_)
         return self
 
     # ----------------------------------------------------------------- sampling
-    def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
+    def sample(
+        self, n_samples: int = 1, random_state: int | np.random.RandomState | None = None
+    ) -> np.ndarray:
         """Generate unweighted events.
 
         Parameters
@@ -305,7 +307,9 @@ class WeightedGANUnweighter(BaseEstimator):
             chunks.append(predict_network(self.net_, z))
         return np.concatenate(chunks)
 
-    def score(self, X, y=None, sample_weight=None) -> float:
+    def score(
+        self, X: ArrayLike, y: object = None, sample_weight: ArrayLike | None = None
+    ) -> float:
         """Minus the weighted MMD (eq. 19) between events X and as many generated events.
 
         A distance for model selection (GridSearchCV, cross-validation): higher is better, 0
@@ -326,8 +330,7 @@ class WeightedGANUnweighter(BaseEstimator):
         -------
         score : float
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = self._validate_fitted_input(X)
         weight = check_non_negative_weights(sample_weight, X.shape[0], _NEGATIVE_WEIGHTS)
         rng = np.random.RandomState(_SCORE_SEED)
         if X.shape[0] > _SCORE_EVENTS:
@@ -345,8 +348,3 @@ class WeightedGANUnweighter(BaseEstimator):
                 module.mmd_kernel_widths.cpu().double(),
             )
         return -float(mmd)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = False
-        return tags

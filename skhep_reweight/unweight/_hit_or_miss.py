@@ -4,6 +4,7 @@ unweighter is measured against."""
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 
 from .._validation import check_non_negative_weights
@@ -16,7 +17,7 @@ _NEGATIVE_WEIGHTS = (
 )
 
 
-def _check(sample_weight, max_weight) -> tuple[np.ndarray, float]:
+def _check(sample_weight: ArrayLike, max_weight: float | None) -> tuple[np.ndarray, float]:
     if np.ndim(sample_weight) != 1:
         raise ValueError(f"sample_weight must be 1-D, got shape {np.shape(sample_weight)}")
     w = check_non_negative_weights(sample_weight, len(sample_weight), _NEGATIVE_WEIGHTS)
@@ -32,7 +33,7 @@ def _check(sample_weight, max_weight) -> tuple[np.ndarray, float]:
     return w, max_weight
 
 
-def unweighting_efficiency(sample_weight, max_weight=None) -> float:
+def unweighting_efficiency(sample_weight: ArrayLike, max_weight: float | None = None) -> float:
     r"""The hit-or-miss unweighting efficiency of eq. (4),
     :math:`\epsilon_\text{uw} = \langle w\rangle / w_\text{max}`: the expected share of events
     that hit-or-miss keeps.
@@ -59,7 +60,12 @@ def unweighting_efficiency(sample_weight, max_weight=None) -> float:
     return float(w.mean() / w_max)
 
 
-def hit_or_miss(sample_weight, *, max_weight=None, random_state=None) -> np.ndarray:
+def hit_or_miss(
+    sample_weight: ArrayLike,
+    *,
+    max_weight: float | None = None,
+    random_state: int | np.random.RandomState | None = None,
+) -> np.ndarray:
     r"""Hit-or-miss unweighting (eq. 3): keep event i when :math:`w_i / w_\text{max} > R_i`, with
     :math:`R_i` uniform in [0, 1).
 
