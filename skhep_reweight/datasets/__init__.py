@@ -141,9 +141,8 @@ from ._gaussian import (
     gaussian_density_ratio,
     make_correlated_gaussians,
     make_gaussian_reweighting,
-    make_parameter_dependent_response,
-    make_parametrized_gaussian,
 )
+from ._parametrized import make_parameter_dependent_response, make_parametrized_gaussian
 from ._transport import (
     gaussian_transport_map,
     make_conditional_discriminant,

@@ -10,10 +10,13 @@ estimate :math:`\mathrm{argmax}_z\, p(x|z)`) and ``ml_resolution`` (its resoluti
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils import Bunch, check_random_state
 
-from ._gaussian import _check_n, _check_real
+from ._checks import _check_n, _check_real
 
 __all__ = [
     "make_auxiliary_response",
@@ -27,7 +30,7 @@ _GRID_HALF_WIDTH = 8.0
 _GRID_POINTS = 4001
 
 
-def _as_column(values, name: str) -> np.ndarray:
+def _as_column(values: ArrayLike, name: str) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
@@ -44,7 +47,7 @@ def make_gaussian_smearing(
     epsilon: float = 2.0,
     offset: float = 0.0,
     width_slope: float = 0.0,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
 ) -> Bunch:
     r"""Gaussian truth smeared by a Gaussian detector response (section IV.A of [1]_).
 
@@ -111,40 +114,40 @@ def make_gaussian_smearing(
         raise ValueError(f"width_slope must be >= 0, got {width_slope}")
     rng = check_random_state(random_state)
 
-    def response_width(z):
+    def response_width(z: ArrayLike) -> np.ndarray:
         return epsilon * (1.0 + slope * np.abs(_as_column(z, "z")))
 
     z = rng.normal(mu, sigma, n)
     x = z + offset + response_width(z) * rng.normal(0.0, 1.0, n)
 
-    def log_likelihood(zz, xx):
+    def log_likelihood(zz: np.ndarray, xx: np.ndarray) -> np.ndarray:
         s = response_width(zz.ravel()).reshape(zz.shape)
         return -np.log(s) - 0.5 * ((xx - zz - offset) / s) ** 2
 
     if slope == 0:
 
-        def ml_calibration(x):
+        def ml_calibration(x: ArrayLike) -> np.ndarray:
             return _as_column(x, "x") - offset
 
-        def ml_resolution(x):
+        def ml_resolution(x: ArrayLike) -> np.ndarray:
             return np.full(_as_column(x, "x").shape, epsilon)
 
     else:
 
-        def ml_calibration(x):
+        def ml_calibration(x: ArrayLike) -> np.ndarray:
             return _grid_maximum(log_likelihood, _as_column(x, "x"), offset, response_width)[0]
 
-        def ml_resolution(x):
+        def ml_resolution(x: ArrayLike) -> np.ndarray:
             return _grid_maximum(log_likelihood, _as_column(x, "x"), offset, response_width)[1]
 
     mse = dict.fromkeys(("mse_calibration", "mse_resolution", "mse_bias", "mse_resolution_truth"))
     if slope == 0:
         shrink = sigma**2 / (sigma**2 + epsilon**2)
 
-        def mse_calibration(x):
+        def mse_calibration(x: ArrayLike) -> np.ndarray:
             return mu + shrink * (_as_column(x, "x") - offset - mu)
 
-        def mse_bias(z):
+        def mse_bias(z: ArrayLike) -> np.ndarray:
             return (1.0 - shrink) * (mu - _as_column(z, "z"))
 
         mse = {
@@ -169,7 +172,13 @@ def make_gaussian_smearing(
     )
 
 
-def _grid_maximum(log_likelihood, x, offset, response_width, chunk=2000):
+def _grid_maximum(
+    log_likelihood: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    x: np.ndarray,
+    offset: float,
+    response_width: Callable[[ArrayLike], np.ndarray],
+    chunk: int = 2000,
+) -> tuple[np.ndarray, np.ndarray]:
     """argmax_z and curvature resolution of a 1-D log-likelihood, for every x."""
     if len(x) > chunk:
         parts = [
@@ -198,10 +207,10 @@ def _grid_maximum(log_likelihood, x, offset, response_width, chunk=2000):
 def make_correlated_smearing(
     n_samples: int = 10_000,
     *,
-    truth_mean=(0.0, 0.0),
-    truth_cov=((1.0, 0.0), (0.0, 1.0)),
-    smearing_cov=((0.25, 0.15), (0.15, 0.36)),
-    random_state=None,
+    truth_mean: ArrayLike = (0.0, 0.0),
+    truth_cov: ArrayLike = ((1.0, 0.0), (0.0, 1.0)),
+    smearing_cov: ArrayLike = ((0.25, 0.15), (0.15, 0.36)),
+    random_state: int | np.random.RandomState | None = None,
 ) -> Bunch:
     r"""Several truth targets smeared with correlated Gaussian noise.
 
@@ -234,10 +243,10 @@ def make_correlated_smearing(
     X = z + rng.multivariate_normal(np.zeros(k), S, size=n)
     gain = P @ np.linalg.inv(P + S)
 
-    def ml_calibration(X):
+    def ml_calibration(X: ArrayLike) -> np.ndarray:
         return np.asarray(X, dtype=np.float64)
 
-    def mse_calibration(X):
+    def mse_calibration(X: ArrayLike) -> np.ndarray:
         return m + (np.asarray(X, dtype=np.float64) - m) @ gain.T
 
     return Bunch(
@@ -260,7 +269,7 @@ def make_auxiliary_response(
     noise: float = 0.5,
     eta_max: float = 2.5,
     response_drop: float = 0.4,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
 ) -> Bunch:
     r"""A response that depends on an auxiliary feature :math:`\eta` (section III.A of [1]_).
 
@@ -294,18 +303,18 @@ def make_auxiliary_response(
         raise ValueError(f"response_drop must be in [0, 1), got {response_drop}")
     rng = check_random_state(random_state)
 
-    def response(eta):
+    def response(eta: ArrayLike) -> np.ndarray:
         return 1.0 - drop * (np.asarray(eta, dtype=np.float64) / eta_max) ** 2
 
     z = rng.normal(_check_real(truth_mean, "truth_mean"), truth_std, n)
     eta = rng.uniform(-eta_max, eta_max, n)
     x = z * response(eta) + rng.normal(0.0, noise, n)
 
-    def ml_calibration(X):
+    def ml_calibration(X: ArrayLike) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
         return X[:, 0] / response(X[:, 1])
 
-    def ml_resolution(X):
+    def ml_resolution(X: ArrayLike) -> np.ndarray:
         return noise / response(np.asarray(X, dtype=np.float64)[:, 1])
 
     return Bunch(
@@ -329,7 +338,7 @@ def make_dijet_calibration(
     resonance_width: float = 10.0,
     response: float = 0.95,
     resolution: float = 0.04,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
 ) -> Bunch:
     r"""Dijet invariant mass with a synthetic detector (section V.B of [1]_, CMS replaced).
 
@@ -374,10 +383,10 @@ def make_dijet_calibration(
     x = rng.normal(a * z, s * z)
     r = 0.5 * (a + np.sqrt(a**2 + 4 * s**2))
 
-    def ml_calibration(x):
+    def ml_calibration(x: ArrayLike) -> np.ndarray:
         return _as_column(x, "x") / r
 
-    def ml_resolution(x):
+    def ml_resolution(x: ArrayLike) -> np.ndarray:
         return _as_column(x, "x") / r * s / np.hypot(r, s)
 
     return Bunch(

@@ -6,16 +6,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 from sklearn.utils import Bunch, check_random_state
 
 from .._validation import check_samples
-from ._gaussian import _check_n, _check_real
+from ._checks import _check_n, _check_real
 
 __all__ = ["make_conditional_gaussians", "make_conditional_response"]
 
 
-def _normal_log_ratio(d, mean_q, std_q, mean_p, std_p):
+def _normal_log_ratio(
+    d: np.ndarray,
+    mean_q: float | np.ndarray,
+    std_q: float | np.ndarray,
+    mean_p: float | np.ndarray,
+    std_p: float | np.ndarray,
+) -> np.ndarray:
     """log N(d; mean_q, std_q) - log N(d; mean_p, std_p), elementwise."""
     return (
         np.log(std_p / std_q)
@@ -24,14 +31,22 @@ def _normal_log_ratio(d, mean_q, std_q, mean_p, std_p):
     )
 
 
-def _stack_reco_truth(reco_p, truth_p, reco_q, truth_q) -> tuple[np.ndarray, np.ndarray]:
+def _stack_reco_truth(
+    reco_p: np.ndarray, truth_p: np.ndarray, reco_q: np.ndarray, truth_q: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """X with columns (x, x'), source rows first, and y (0 source, 1 target)."""
     X = np.vstack([np.column_stack([reco_p, truth_p]), np.column_stack([reco_q, truth_q])])
     y = np.r_[np.zeros(len(reco_p), dtype=np.int64), np.ones(len(reco_q), dtype=np.int64)]
     return X, y
 
 
-def _truncated_normal(n, mean, std, hole, rng) -> np.ndarray:
+def _truncated_normal(
+    n: int,
+    mean: float,
+    std: float,
+    hole: tuple[float, float] | None,
+    rng: np.random.RandomState,
+) -> np.ndarray:
     """N(mean, std^2) with no events in the interval ``hole`` (inverse-CDF sampling)."""
     if hole is None:
         return rng.normal(mean, std, size=n)
@@ -46,7 +61,9 @@ def _truncated_normal(n, mean, std, hole, rng) -> np.ndarray:
 _MAX_HOLE_MASS = 1.0 - 1e-6
 
 
-def _check_hole(hole, mean: float, std: float) -> tuple[float, float] | None:
+def _check_hole(
+    hole: tuple[float, float] | None, mean: float, std: float
+) -> tuple[float, float] | None:
     if hole is None:
         return None
     try:
@@ -156,7 +173,7 @@ def make_conditional_gaussians(
     reco_q = truth_q + rng.normal(shift_q, width_q, size=n)
     X, y = _stack_reco_truth(reco_p, truth_p, reco_q, truth_q)
 
-    def weight_function(X):
+    def weight_function(X: ArrayLike) -> np.ndarray:
         X = check_samples(X, "X", n_features=2)
         d = X[:, 0] - X[:, 1]
         return np.exp(_normal_log_ratio(d, shift_q, width_q, shift_p, width_p))
@@ -258,7 +275,7 @@ def make_conditional_response(
     reco_q = truth_q * (1.0 + b + rng.normal(size=n) * a_prime / np.sqrt(truth_q))
     X, y = _stack_reco_truth(reco_p, truth_p, reco_q, truth_q)
 
-    def weight_function(X):
+    def weight_function(X: ArrayLike) -> np.ndarray:
         X = check_samples(X, "X", n_features=2)
         truth = X[:, 1]
         if np.any(truth <= 0):

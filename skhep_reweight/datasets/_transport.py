@@ -12,10 +12,11 @@ through unchanged).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
 from sklearn.utils import Bunch, check_random_state
 
-from ._gaussian import _check_n, _check_real
+from ._checks import _check_n, _check_real
 
 __all__ = [
     "gaussian_transport_map",
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 
-def _check_mean_cov(mean, cov, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _check_mean_cov(mean: ArrayLike, cov: ArrayLike, name: str) -> tuple[np.ndarray, np.ndarray]:
     mean = np.atleast_1d(np.asarray(mean, dtype=np.float64))
     cov = np.asarray(cov, dtype=np.float64)
     if cov.ndim == 0:
@@ -40,7 +41,9 @@ def _check_mean_cov(mean, cov, name: str) -> tuple[np.ndarray, np.ndarray]:
     return mean, cov
 
 
-def gaussian_transport_map(mean_sim, cov_sim, mean_data, cov_data) -> tuple[np.ndarray, float]:
+def gaussian_transport_map(
+    mean_sim: ArrayLike, cov_sim: ArrayLike, mean_data: ArrayLike, cov_data: ArrayLike
+) -> tuple[np.ndarray, float]:
     r"""The optimal map between two normal distributions and its cost.
 
     For :math:`\mathcal{N}(\mu_s, S) \to \mathcal{N}(\mu_d, D)` the map is
@@ -75,11 +78,11 @@ def gaussian_transport_map(mean_sim, cov_sim, mean_data, cov_data) -> tuple[np.n
 def make_gaussian_transport(
     n_samples: int = 2000,
     *,
-    mean_sim=(0.0, 0.0),
-    cov_sim=((1.0, 0.3), (0.3, 0.5)),
-    mean_data=(0.5, -0.5),
-    cov_data=((0.6, -0.2), (-0.2, 1.5)),
-    random_state=None,
+    mean_sim: ArrayLike = (0.0, 0.0),
+    cov_sim: ArrayLike = ((1.0, 0.3), (0.3, 0.5)),
+    mean_data: ArrayLike = (0.5, -0.5),
+    cov_data: ArrayLike = ((0.6, -0.2), (-0.2, 1.5)),
+    random_state: int | np.random.RandomState | None = None,
 ) -> Bunch:
     r"""Simulation :math:`\mathcal{N}(\mu_s, S)` and data :math:`\mathcal{N}(\mu_d, D)`.
 
@@ -102,10 +105,10 @@ def make_gaussian_transport(
     data = rng.multivariate_normal(mean_d, D, size=n)
     A_inv = np.linalg.inv(A)
 
-    def transport_map(X):
+    def transport_map(X: ArrayLike) -> np.ndarray:
         return mean_d + (np.asarray(X, dtype=np.float64) - mean_s) @ A.T
 
-    def inverse_map(X):
+    def inverse_map(X: ArrayLike) -> np.ndarray:
         return mean_s + (np.asarray(X, dtype=np.float64) - mean_d) @ A_inv.T
 
     return Bunch(
@@ -129,7 +132,7 @@ def make_smearing_mismodeling(
     sigma: float = 1.0,
     epsilon_sim: float = 0.5,
     epsilon_data: float = 1.0,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
 ) -> Bunch:
     r"""One truth spectrum, two detector responses: section IV.B of "Bias and Priors".
 
@@ -162,7 +165,7 @@ def make_smearing_mismodeling(
     x = z + rng.normal(0.0, 1.0, 2 * n) * np.repeat([eps_s, eps_d], n)
     alpha = float(np.sqrt((sigma**2 + eps_d**2) / (sigma**2 + eps_s**2)))
 
-    def transport_map(X):
+    def transport_map(X: ArrayLike) -> np.ndarray:
         return alpha * (np.asarray(X, dtype=np.float64) - mu) + mu
 
     return Bunch(
@@ -174,7 +177,9 @@ def make_smearing_mismodeling(
     )
 
 
-def _discriminant_shape(log_pt, mean0, mean_slope, width0, width_slope):
+def _discriminant_shape(
+    log_pt: np.ndarray, mean0: float, mean_slope: float, width0: float, width_slope: float
+) -> tuple[np.ndarray, np.ndarray]:
     return mean0 + mean_slope * log_pt, width0 + width_slope * log_pt
 
 
@@ -183,7 +188,7 @@ def make_conditional_discriminant(
     *,
     pt_min: float = 30.0,
     pt_scale: float = 60.0,
-    random_state=None,
+    random_state: int | np.random.RandomState | None = None,
 ) -> Bunch:
     r"""A tagger discriminant whose shape depends on the jet :math:`p_T` differently in simulation
     and data: the conditional calibration of Pollard & Windischhofer (arXiv:2107.08648).
@@ -219,15 +224,15 @@ def make_conditional_discriminant(
     width = np.where(is_data, data_width, sim_width)
     x = rng.normal(mean, width)
 
-    def conditional_mean(pt, data: bool):
+    def conditional_mean(pt: ArrayLike, data: bool) -> np.ndarray:
         log_pt = np.log(np.asarray(pt, dtype=np.float64) / pt_min)
         return (0.55 + 0.03 * log_pt) if data else (0.5 + 0.1 * log_pt)
 
-    def conditional_width(pt, data: bool):
+    def conditional_width(pt: ArrayLike, data: bool) -> np.ndarray:
         log_pt = np.log(np.asarray(pt, dtype=np.float64) / pt_min)
         return (0.08 + 0.03 * log_pt) if data else np.full_like(log_pt, 0.10)
 
-    def transport_map(X):
+    def transport_map(X: ArrayLike) -> np.ndarray:
         X = np.array(X, dtype=np.float64)
         pt = X[:, 1]
         scale = conditional_width(pt, True) / conditional_width(pt, False)

@@ -11,11 +11,12 @@ feature) and ``encoding``.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import erf
 from scipy.stats import norm
 from sklearn.utils import Bunch, check_random_state
 
-from ._gaussian import _check_n, _check_real
+from ._checks import _check_n, _check_real
 
 __all__ = ["make_breit_wigner", "make_camel_back", "make_gaussian_ring"]
 
@@ -26,13 +27,13 @@ _CAMEL_WIDTH = 0.5
 _CAMEL_RANGE = (-2.0, 4.0)
 
 
-def _check_encoding(encoding, choices) -> str:
+def _check_encoding(encoding: str, choices: tuple[str, ...]) -> str:
     if encoding not in choices:
         raise ValueError(f"encoding must be one of {choices}, got {encoding!r}")
     return encoding
 
 
-def camel_density(x) -> np.ndarray:
+def camel_density(x: ArrayLike) -> np.ndarray:
     r"""The camel back of eq. (9), :math:`0.3\,\mathcal{N}(x; 0, 0.5) + 0.7\,\mathcal{N}(x; 2,
     0.5)`, at the values x (any shape; a column of X)."""
     x = np.asarray(x, dtype=np.float64)
@@ -42,7 +43,12 @@ def camel_density(x) -> np.ndarray:
     )
 
 
-def make_camel_back(n_samples: int = 10000, *, encoding: str = "unweighted", random_state=None):
+def make_camel_back(
+    n_samples: int = 10000,
+    *,
+    encoding: str = "unweighted",
+    random_state: int | np.random.RandomState | None = None,
+) -> Bunch:
     r"""The 1-D camel back of section 2.2, in one of the paper's three encodings.
 
     :math:`P(x) = 0.3\,\mathcal{N}(x; 0, 0.5) + 0.7\,\mathcal{N}(x; 2, 0.5)` (eq. 9), encoded as
@@ -90,7 +96,7 @@ def make_camel_back(n_samples: int = 10000, *, encoding: str = "unweighted", ran
         x = rng.normal(0.0, 1.0, size=n)
         weight = camel_density(x) / norm.pdf(x)
 
-    def cdf(values):
+    def cdf(values: ArrayLike) -> np.ndarray:
         values = np.asarray(values, dtype=np.float64)
         return sum(
             f * norm.cdf(values, m, _CAMEL_WIDTH)
@@ -122,11 +128,11 @@ def make_gaussian_ring(
     n_samples: int = 10000,
     *,
     encoding: str = "uniform",
-    center=(0.5, 0.5),
+    center: tuple[float, float] = (0.5, 0.5),
     radius: float = 0.25,
     width: float = 0.05,
-    random_state=None,
-):
+    random_state: int | np.random.RandomState | None = None,
+) -> Bunch:
     r"""The 2-D Gaussian ring of section 2.3 (eq. 11) in the unit square,
 
     .. math::
@@ -163,7 +169,7 @@ def make_gaussian_ring(
     rng = check_random_state(random_state)
     norm_const = _ring_norm(r0, sigma)
 
-    def density(X):
+    def density(X: ArrayLike) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64).reshape(-1, 2)
         r = np.hypot(X[:, 0] - x0, X[:, 1] - y0)
         return norm_const * np.exp(-0.5 * ((r - r0) / sigma) ** 2)
@@ -199,9 +205,9 @@ def make_breit_wigner(
     *,
     mass: float = 91.1876,
     width: float = 2.4952,
-    mass_range=(50.0, 250.0),
-    random_state=None,
-):
+    mass_range: tuple[float, float] = (50.0, 250.0),
+    random_state: int | np.random.RandomState | None = None,
+) -> Bunch:
     r"""A sharp resonance sampled through a poor mapping: weights over many orders of magnitude.
 
     A stand-in for the Drell-Yan sample of section 3: events :math:`(m, \cos\theta)` with the
@@ -240,17 +246,17 @@ def make_breit_wigner(
         raise ValueError(f"mass_range must be (low, high) with low < high, got {mass_range!r}")
     rng = check_random_state(random_state)
 
-    def raw_cdf(m):
+    def raw_cdf(m: ArrayLike) -> np.ndarray:
         return np.arctan(2 * (np.asarray(m, dtype=np.float64) - M) / gamma) / np.pi
 
     z = raw_cdf(high) - raw_cdf(low)
 
-    def mass_density(m):
+    def mass_density(m: ArrayLike) -> np.ndarray:
         m = np.asarray(m, dtype=np.float64)
         inside = (m >= low) & (m <= high)
         return inside * (gamma / (2 * np.pi)) / ((m - M) ** 2 + gamma**2 / 4) / z
 
-    def density(X):
+    def density(X: ArrayLike) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64).reshape(-1, 2)
         c = X[:, 1]
         return mass_density(X[:, 0]) * (np.abs(c) <= 1) * 0.375 * (1 + c**2)
