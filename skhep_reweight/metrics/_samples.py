@@ -1,77 +1,5 @@
-r"""Figures of merit for weighted samples and for the quality of a reweighting.
-
-The problem
------------
-After a reweighter has produced weights :math:`w_i` for a *source* sample,
-two questions remain: how much statistical power do the weights leave, and
-how close is the weighted source to the *target* sample?  This module answers
-both with standard, assumption-light statistics:
-
-* :func:`effective_sample_size` -- Kish's effective number of events [1]_,
-
-  .. math::
-
-      n_\mathrm{eff} = \frac{\left(\sum_i w_i\right)^2}{\sum_i w_i^2},
-
-  equal to :math:`n` for unit weights and smaller the more the weights vary.
-* :func:`weighted_ks_distance` -- the two-sample Kolmogorov-Smirnov
-  statistic [2]_ [3]_ of every feature between weighted empirical CDFs,
-
-  .. math::
-
-      D_j = \sup_t \left| F^{(s)}_j(t) - F^{(t)}_j(t) \right|, \qquad
-      F_j(t) = \frac{\sum_i w_i\, [x_{ij} \le t]}{\sum_i w_i},
-
-  where :math:`x_{ij}` is feature :math:`j` of event :math:`i` and
-  :math:`[\cdot]` is 1 when the condition holds and 0 otherwise.
-* :func:`classifier_two_sample_auc` -- a classifier two-sample test [4]_, as
-  used to validate reweighting in hep_ml [5]_: an independent classifier is
-  trained to separate the weighted source from the target and its ROC AUC is
-  measured on held-out events.  0.5 means the samples cannot be told apart;
-  for two 1-D Gaussians of unit width a distance :math:`\Delta` apart the best
-  possible AUC is :math:`\Phi(\Delta/\sqrt{2})`, with :math:`\Phi` the
-  standard normal CDF.
-* :func:`weighted_mean_std` -- per-feature weighted mean and standard deviation.
-* :func:`truth_correction_weights` -- the binned ratio :math:`P_T/P_G` of a true density to
-  the density of generated, unweighted events, per generated event (eq. 10 of [6]_).
-
-Conventions
------------
-Samples are array-likes of shape ``(n_samples, n_features)`` (numpy arrays or
-pandas objects); a 1-D array is one feature.  Weights are 1-D with one entry
-per row and default to 1.  Each sample's weights are normalized internally, so
-only their relative sizes matter; negative weights (common in NLO event
-generation) are accepted, but each sample's weights must sum to a positive
-number.
-
-Examples
---------
->>> import numpy as np
->>> from skhep_reweight.metrics import effective_sample_size, weighted_ks_distance
->>> rng = np.random.RandomState(0)
->>> source, target = rng.normal(0, 1, 500), rng.normal(1, 1, 500)
->>> w = np.exp(source - 0.5)  # exact weight of N(0, 1) -> N(1, 1)
->>> print(bool(weighted_ks_distance(source, target)[0] > 0.3))  # before reweighting
-True
->>> print(bool(weighted_ks_distance(source, target, source_weight=w)[0] < 0.1))  # after
-True
->>> print(round(effective_sample_size(w) / len(w), 1))  # 1 / E[w^2] = 1/e
-0.4
-
-References
-----------
-.. [1] L. Kish, "Survey Sampling", Wiley, New York (1965).
-.. [2] A. N. Kolmogorov, "Sulla determinazione empirica di una legge di
-   distribuzione", Giornale dell'Istituto Italiano degli Attuari 4, 83 (1933).
-.. [3] N. Smirnov, "Table for estimating the goodness of fit of empirical
-   distributions", Ann. Math. Statist. 19, 279 (1948).
-.. [4] D. Lopez-Paz and M. Oquab, "Revisiting classifier two-sample tests",
-   ICLR 2017, arXiv:1610.06545.
-.. [5] A. Rogozhnikov, "Reweighting with boosted decision trees",
-   J. Phys.: Conf. Ser. 762, 012036 (2016), arXiv:1608.05806.
-.. [6] M. Backes, A. Butter, T. Plehn, R. Winterhalder, "How to GAN Event
-   Unweighting", SciPost Phys. 10, 089 (2021), arXiv:2012.07873.
-"""
+"""Comparing two weighted samples: effective sample size, weighted KS distance, the held-out
+two-sample classifier AUC, weighted moments."""
 
 from __future__ import annotations
 
@@ -84,20 +12,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
-from ._validation import (
+from .._validation import (
     as_finite_array,
-    check_event_weights,
     check_samples,
     class_balanced_weights,
 )
-
-__all__ = [
-    "classifier_two_sample_auc",
-    "effective_sample_size",
-    "truth_correction_weights",
-    "weighted_ks_distance",
-    "weighted_mean_std",
-]
+from ._checks import _check_pair, _check_weight
 
 # Hyperparameters of the default classifier of `classifier_two_sample_auc`: a
 # modest gradient-boosted ensemble of depth-3 trees (interactions of up to three
@@ -121,30 +41,6 @@ DEFAULT_CLASSIFIER_N_THREADS = 1
 
 # Exclusive upper bound of the integer seeds drawn from `random_state`.
 _MAX_SEED = np.iinfo(np.int32).max
-
-
-# --------------------------------------------------------------------------
-# input validation
-# --------------------------------------------------------------------------
-def _check_weight(sample_weight, n_rows: int, name: str) -> np.ndarray:
-    """Return 1-D finite weights of length ``n_rows`` (ones if None), positive sum."""
-    if sample_weight is not None and np.ndim(sample_weight) != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {np.shape(sample_weight)}.")
-    weight = check_event_weights(sample_weight, n_rows, name)
-    if not weight.sum() > 0:
-        raise ValueError(f"{name} must sum to a positive number, got {weight.sum()}.")
-    return weight
-
-
-def _check_pair(source, target, source_weight, target_weight):
-    """Validate two samples with the same number of features and their weights."""
-    source = check_samples(source, "source")
-    target = check_samples(target, "target")
-    if source.shape[1] != target.shape[1]:
-        raise ValueError(f"source has {source.shape[1]} features but target has {target.shape[1]}.")
-    source_weight = _check_weight(source_weight, source.shape[0], "source_weight")
-    target_weight = _check_weight(target_weight, target.shape[0], "target_weight")
-    return source, target, source_weight, target_weight
 
 
 # --------------------------------------------------------------------------
@@ -370,7 +266,13 @@ def classifier_two_sample_auc(
     return float(roc_auc_score(y_test, score, sample_weight=w_test))
 
 
-def _fit_and_score(model, X_train, y_train, w_train, X_test) -> np.ndarray:
+def _fit_and_score(
+    model: ClassifierMixin,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    w_train: np.ndarray,
+    X_test: np.ndarray,
+) -> np.ndarray:
     """Fit ``model`` with class-balanced weights; target-class probability on ``X_test``."""
     model.fit(X_train, y_train, sample_weight=class_balanced_weights(y_train, w_train))
     return model.predict_proba(X_test)[:, 1]
@@ -424,152 +326,3 @@ def weighted_mean_std(
     if np.any(variance < 0):
         raise ValueError("the weighted variance is negative; check the negative weights.")
     return mean, np.sqrt(variance)
-
-
-# Gauss-Legendre points per dimension and bin when the truth is a density function: exact for
-# polynomials of degree 5 within a bin, so that a peak a few bins wide is integrated to 1e-4.
-_QUADRATURE_ORDER = 3
-
-
-def _bin_edges(bins, ranges, n_features: int) -> list[np.ndarray]:
-    if np.ndim(bins) == 0:
-        bins = [bins] * n_features
-    if len(bins) != n_features or len(ranges) != n_features:
-        raise ValueError(
-            f"bins and range need one entry per feature ({n_features}), got {len(bins)} and "
-            f"{len(ranges)}"
-        )
-    edges = []
-    for b, (low, high) in zip(bins, ranges, strict=True):
-        if np.ndim(b) == 0:
-            if int(b) < 1:
-                raise ValueError(f"bins must be positive, got {b}")
-            if not (np.isfinite(low) and np.isfinite(high) and low < high):
-                raise ValueError(
-                    f"each range must be finite (low, high) with low < high, got {(low, high)}"
-                )
-            edges.append(np.linspace(low, high, int(b) + 1))
-        else:
-            e = as_finite_array(b, "bins").astype(np.float64)
-            if e.ndim != 1 or e.size < 2 or np.any(np.diff(e) <= 0):
-                raise ValueError("explicit bin edges must be 1-D and strictly increasing")
-            edges.append(e)
-    return edges
-
-
-def _binned_density(density, edges: list[np.ndarray]) -> np.ndarray:
-    """Integral of ``density`` over every bin (a tensor-product Gauss-Legendre rule)."""
-    nodes, weights = np.polynomial.legendre.leggauss(_QUADRATURE_ORDER)
-    axes_points, axes_weights = [], []
-    for e in edges:
-        half = 0.5 * np.diff(e)
-        mid = 0.5 * (e[1:] + e[:-1])
-        axes_points.append((mid[:, None] + half[:, None] * nodes).ravel())
-        axes_weights.append((half[:, None] * weights).ravel())
-    grids = np.meshgrid(*axes_points, indexing="ij")
-    points = np.column_stack([g.ravel() for g in grids])
-    values = np.asarray(density(points), dtype=np.float64).reshape(grids[0].shape)
-    if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise ValueError("the truth density must return finite, non-negative values")
-    for axis, w in enumerate(axes_weights):
-        values = np.moveaxis(np.moveaxis(values, axis, -1) * w, -1, axis)
-    shape = tuple(len(e) - 1 for e in edges)
-    for axis, n in enumerate(shape):
-        values = np.add.reduceat(
-            values, np.arange(0, n * _QUADRATURE_ORDER, _QUADRATURE_ORDER), axis=axis
-        )
-    return values
-
-
-def truth_correction_weights(
-    X_generated: ArrayLike,
-    truth,
-    *,
-    truth_weight: ArrayLike | None = None,
-    bins=50,
-    range=None,
-) -> np.ndarray:
-    r"""Truth-correction weights of generated unweighted events, eq. (10) of [6]_.
-
-    In narrow bins, the ratio of the true probability of the bin to the share of generated
-    events in it,
-
-    .. math::
-
-        w_G(x) = \frac{P_T(\text{bin of } x)}{P_G(\text{bin of } x)},
-
-    both normalized over the binned ``range``: the factor that would make the generated sample
-    reproduce the truth exactly. A perfect generator gives weights that scatter around one by
-    the bins' Poisson noise alone; their spread measures the generator's systematic error.
-
-    Parameters
-    ----------
-    X_generated : array-like of shape (n_generated, n_features)
-        Unweighted generated events.
-    truth : array-like of shape (n_truth, n_features), or callable
-        Either a (large) sample of the true distribution, with ``truth_weight``, or the true
-        density, a function of an array of shape (m, n_features) returning m values (it is
-        integrated over each bin by a 3-point Gauss-Legendre rule per dimension; it need not
-        be normalized).
-    truth_weight : array-like of shape (n_truth,), default=None
-        Weights of a truth sample (negative ones allowed; a bin's total must not be negative).
-    bins : int, sequence of int, or sequence of arrays, default=50
-        Bins per feature, or explicit edges (numpy.histogramdd's convention).
-    range : sequence of (low, high), default=None
-        The binned region per feature; needed with a density function, else the span of the
-        truth sample. Generated events outside it get NaN.
-
-    Returns
-    -------
-    weights : ndarray of shape (n_generated,)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from scipy.stats import norm
-    >>> from skhep_reweight.metrics import truth_correction_weights
-    >>> rng = np.random.RandomState(0)
-    >>> generated = rng.normal(0.0, 1.1, size=(100_000, 1))  # 10% too wide
-    >>> w = truth_correction_weights(generated, lambda X: norm.pdf(X[:, 0]), range=[(-2, 2)])
-    >>> print(round(float(np.median(w[np.abs(generated[:, 0]) < 0.3])), 2))  # centre: too few
-    1.06
-    """
-    X_generated = check_samples(X_generated, "X_generated")
-    n_features = X_generated.shape[1]
-    if callable(truth):
-        if range is None:
-            raise ValueError("range is needed when truth is a density function")
-    else:
-        truth = check_samples(truth, "truth")
-        if truth.shape[1] != n_features:
-            raise ValueError(
-                f"truth has {truth.shape[1]} features but X_generated has {n_features}"
-            )
-        truth_weight = _check_weight(truth_weight, truth.shape[0], "truth_weight")
-        if range is None:
-            range = list(zip(truth.min(axis=0), truth.max(axis=0), strict=True))
-    edges = _bin_edges(bins, list(range), n_features)
-    if callable(truth):
-        p_truth = _binned_density(truth, edges)
-    else:
-        p_truth, _ = np.histogramdd(truth, bins=edges, weights=truth_weight)
-    p_generated, _ = np.histogramdd(X_generated, bins=edges)
-    if not p_truth.sum() > 0:
-        raise ValueError("the truth has no (positive) mass inside range")
-    if not p_generated.sum() > 0:
-        raise ValueError("no generated event falls inside range")
-    if np.any(p_truth < 0):
-        raise ValueError("the truth weights sum to a negative value in some bins")
-    ratio = (p_truth / p_truth.sum()) / np.where(
-        p_generated > 0, p_generated / p_generated.sum(), 1.0
-    )
-    index = []
-    inside = np.ones(X_generated.shape[0], dtype=bool)
-    for j, e in enumerate(edges):
-        k = np.searchsorted(e, X_generated[:, j], side="right") - 1
-        k[X_generated[:, j] == e[-1]] = len(e) - 2  # the last edge belongs to the last bin
-        inside &= (k >= 0) & (k < len(e) - 1)
-        index.append(np.clip(k, 0, len(e) - 2))
-    out = ratio[tuple(index)]
-    out[~inside] = np.nan
-    return out
