@@ -3,7 +3,8 @@ classifiers, marginal-then-conditional.
 
 Every method is trained on the same n source + n target events (default n = 10^5 per class,
 ``--n``; ``--full``: 5x10^5, 10^6 events in all) and judged on fresh events against the exact
-conditional weights, on three problems:
+conditional weights, on three problems, the sections of the script (``--sections``, all by
+default):
 
 * ``closure``: ``make_conditional_gaussians`` (x' ~ N(0, 1) -> N(1, 1), residual x - x' ~ N(0, 1)
   -> N(0.2, 1.2^2)); DCTRReweighter on (x, x') is added as the marginal reference.
@@ -24,33 +25,24 @@ Metrics in each bin of x' (on fresh source events at that x'):
 
 And per method: the fit time (wall clock, CPU unless ``--device``), the epochs run.
 
-Run ``python bench/bench_conditional.py --help`` for the options.
+``--quick`` trains on 2000 events per class for at most 3 epochs (a smoke test). Run
+``python bench/bench_conditional.py --help`` for the options.
 """
 
 from __future__ import annotations
 
-import argparse
-import time
-
 import numpy as np
-from _common import (
-    add_common_arguments,
-    limit_threads,
-    machine_info,
-    machine_line,
-    markdown_table,
-    resolve_device,
-    timed,
-    write_results,
-)
+from _common import Run, Size, markdown_table, run, timed
 
 from skhep_reweight import ConditionalReweighter, DCTRReweighter
 from skhep_reweight.datasets import make_conditional_gaussians, make_conditional_response
 from skhep_reweight.metrics import weighted_mean_std
 
-DEFAULT_N = 100_000
-FULL_N = 500_000
-N_TEST = 200_000  # fresh source events per evaluation
+SIZES = {
+    "n": Size("training events per class", 2_000, 100_000, 500_000),
+    "n_test": Size("fresh events per evaluation (half of them source)", 4_000, 200_000, 200_000),
+    "max_epochs": Size("cap on every network's epochs", 3, None, None),
+}
 METHODS = ("joint", "ratio", "marginal_then_conditional")
 SHORT = {
     "joint": "joint",
@@ -72,20 +64,40 @@ def _epochs(rw) -> str:
 
 
 def _fit(method, X, y, args, device):
+    options = {"device": device, "random_state": args.random_state}
+    if args.max_epochs:
+        options["max_epochs"] = args.max_epochs
     if method == "dctr":
-        rw = DCTRReweighter(device=device, random_state=args.random_state)
+        rw = DCTRReweighter(**options)
     else:
-        rw = ConditionalReweighter(
-            [1], method=method, device=device, random_state=args.random_state
-        )
+        rw = ConditionalReweighter([1], method=method, **options)
     rw, seconds = timed(lambda: rw.fit(X, y), device)
     return rw, seconds
+
+
+def _closure(r: Run) -> tuple[dict, str]:
+    result = _gaussian_problem("closure", r.args, r.device, (*METHODS, "dctr"))
+    return result, _gaussian_table("closure", result)
+
+
+def _hole(r: Run) -> tuple[dict, str]:
+    result = _gaussian_problem("hole", r.args, r.device, METHODS)
+    return result, _gaussian_table("hole", result)
+
+
+def _interpolation(r: Run) -> tuple[dict, str]:
+    results, tables = {}, []
+    for raw in (False, True) if r.args.raw_features else (False,):
+        key = "raw_features" if raw else "response_features"
+        results[key] = _response_problem(r.args, r.device, raw)
+        tables.append(_response_table(results[key], raw))
+    return results, "\n\n".join(tables)
 
 
 def _gaussian_problem(name, args, device, methods):
     hole = HOLE if name == "hole" else None
     train = make_conditional_gaussians(args.n, source_hole=hole, random_state=args.random_state)
-    test = make_conditional_gaussians(N_TEST, random_state=args.random_state + 1)
+    test = make_conditional_gaussians(args.n_test, random_state=args.random_state + 1)
     source = test.X[test.y == 0]
     exact = test.weight_function(source)
     index = np.digitize(source[:, 1], GAUSSIAN_EDGES)
@@ -149,7 +161,7 @@ def _response_problem(args, device, raw):
     tests = {}
     for k, e in enumerate(RESPONSE_POINTS):
         test = make_conditional_response(
-            N_TEST, truth_values=[e], random_state=args.random_state + 1 + k
+            args.n_test, truth_values=[e], random_state=args.random_state + 1 + k
         )
         source = test.X[test.y == 0]
         tests[float(e)] = (source, test.weight_function(source), test.response_std(e))
@@ -214,50 +226,22 @@ def _response_table(result, raw) -> str:
     )
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=None, help=f"events per class ({DEFAULT_N})")
-    parser.add_argument("--full", action="store_true", help=f"n = {FULL_N} per class")
-    parser.add_argument(
-        "--problems",
-        nargs="+",
-        choices=("closure", "hole", "interpolation"),
-        default=["closure", "hole", "interpolation"],
-    )
+def _add_arguments(parser) -> None:
     parser.add_argument(
         "--raw-features", action="store_true", help="interpolation also on (x, x') directly"
     )
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    if args.n is None:
-        args.n = FULL_N if args.full else DEFAULT_N
-    device = resolve_device(args.device)
-    limiter = limit_threads(args.threads)  # noqa: F841 (kept alive for the whole run)
-    info = machine_info(device)
-    start = time.perf_counter()
 
-    payload: dict = {"n_per_class": args.n, "n_test": N_TEST}
-    tables = [f"ConditionalReweighter methods, n = {args.n} per class. {machine_line(info)}"]
-    for name in args.problems:
-        if name == "interpolation":
-            for raw in (False, True) if args.raw_features else (False,):
-                key = "interpolation_raw" if raw else "interpolation"
-                payload[key] = _response_problem(args, device, raw)
-                tables.append(_response_table(payload[key], raw))
-        else:
-            methods = (*METHODS, "dctr") if name == "closure" else METHODS
-            payload[name] = _gaussian_problem(name, args, device, methods)
-            tables.append(_gaussian_table(name, payload[name]))
-    write_results(
-        args.output_dir,
-        "conditional",
-        payload,
-        "\n\n".join(tables),
-        args=args,
-        info=info,
-        total_s=time.perf_counter() - start,
+
+def main(argv=None) -> int:
+    return run(
+        __doc__.split("\n\n")[0],
+        {"closure": _closure, "hole": _hole, "interpolation": _interpolation},
+        argv,
+        name="conditional",
+        title=lambda args: f"ConditionalReweighter methods, n = {args.n} per class",
+        sizes=SIZES,
+        add_arguments=_add_arguments,
     )
-    return 0
 
 
 if __name__ == "__main__":

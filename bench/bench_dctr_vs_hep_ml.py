@@ -12,6 +12,11 @@ independent held-out sample of the same size drawn from the same two densities:
 * the Kish effective sample size of the weights divided by ``n``;
 * the wall-clock time of ``fit`` and of ``predict_weights`` on the held-out source.
 
+The sections are the problems (``--sections``, all by default): ``gauss1d`` (the 1-D Gaussian
+N(0, 1) -> N(1, 1.3^2)), ``corr5d`` and ``corr10d`` (correlated Gaussians). ``n`` is 5x10^4 per
+class by default, 2x10^5 with ``--full`` and 10^3 with ``--quick`` (DCTR networks capped at 3
+epochs, hep_ml's trees at 5: a smoke test).
+
 hep_ml is an optional dependency: ``pip install ".[bench]"`` (or ``pip install hep_ml``).
 
 Run ``python bench/bench_dctr_vs_hep_ml.py --help`` for the options.
@@ -19,29 +24,22 @@ Run ``python bench/bench_dctr_vs_hep_ml.py --help`` for the options.
 
 from __future__ import annotations
 
-import argparse
-import time
 from collections.abc import Callable
 
 import numpy as np
-from _common import (
-    add_common_arguments,
-    limit_threads,
-    machine_info,
-    machine_line,
-    markdown_table,
-    resolve_device,
-    timed,
-    write_results,
-)
+from _common import Run, Size, machine_line, markdown_table, run, timed
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from skhep_reweight import DCTRReweighter
 from skhep_reweight.datasets import make_correlated_gaussians, make_gaussian_reweighting
 from skhep_reweight.metrics import classifier_two_sample_auc, effective_sample_size
 
-DEFAULT_N = 50_000
-FULL_N = 200_000
+SIZES = {
+    "n": Size("events per class, for training and again held out", 1_000, 50_000, 200_000),
+    "max_epochs": Size("cap on the epochs of DCTRReweighter()", 3, None, None),
+    "n_estimators": Size("cap on the trees of each GBReweighter", 5, None, None),
+}
+MIN_N = 1_000
 
 # Settings of hep_ml's own reweighting demo (notebooks/DemoReweighting.ipynb).
 HEP_ML_DEMO_SETTINGS = {
@@ -101,8 +99,14 @@ def import_gb_reweighter():
 def build_methods(args, device: str) -> list[tuple[str, str, Callable]]:
     """(name, api, factory) of every method compared; api is 'dctr' or 'hep_ml'."""
     rs = args.random_state
+    epochs = {"max_epochs": args.max_epochs} if args.max_epochs else {}
+    trees = {"n_estimators": args.n_estimators} if args.n_estimators else {}
     methods = [
-        ("DCTRReweighter()", "dctr", lambda: DCTRReweighter(device=device, random_state=rs)),
+        (
+            "DCTRReweighter()",
+            "dctr",
+            lambda: DCTRReweighter(device=device, random_state=rs, **epochs),
+        ),
     ]
     if not args.skip_hgb:
         methods.append(
@@ -120,10 +124,10 @@ def build_methods(args, device: str) -> list[tuple[str, str, Callable]]:
             (
                 "GBReweighter()",
                 "hep_ml",
-                lambda: GBReweighter(gb_args={"random_state": rs}),
+                lambda: GBReweighter(gb_args={"random_state": rs}, **trees),
             )
         )
-        demo = dict(HEP_ML_DEMO_SETTINGS)
+        demo = {**HEP_ML_DEMO_SETTINGS, **trees}
         demo["gb_args"] = {**demo["gb_args"], "random_state": rs}
         methods.append(("GBReweighter(demo settings)", "hep_ml", lambda: GBReweighter(**demo)))
     return methods
@@ -245,7 +249,7 @@ HEADERS = [
 ]
 
 
-def caption(n: int, info: dict) -> str:
+def caption(n: int) -> str:
     return (
         f"Trained on n = {n:,} source + {n:,} target events per problem, evaluated on an "
         f"independent held-out sample of the same size. Every weight (the exact ones included) "
@@ -290,29 +294,22 @@ def notes(info: dict) -> str:
     return "\n".join(f"- {item}" for item in items)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-    )
-    parser.add_argument(
-        "--n",
-        type=int,
-        default=None,
-        help=f"events per class for training (and again for the held-out "
-        f"sample); default {DEFAULT_N}, {FULL_N} with --full",
-    )
-    parser.add_argument(
-        "--full",
-        action="store_true",
-        help=f"paper-size run: n = {FULL_N} per class unless --n is given",
-    )
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        choices=list(DATASETS),
-        default=list(DATASETS),
-        help="problems to run (default: all)",
-    )
+def _section(key: str):
+    """The section of one problem: every method on it, one table."""
+
+    def section(r: Run) -> tuple[dict, str]:
+        rows = run_dataset(key, r.args, r.state["methods"], r.device)
+        table = markdown_table(HEADERS, [table_cells(row) for row in rows], caption(r.args.n))
+        return {"n_per_class": r.args.n, "rows": rows}, f"## {DATASETS[key][0]}\n\n{table}"
+
+    return section
+
+
+def _before(r: Run) -> None:
+    r.state["methods"] = build_methods(r.args, r.device)
+
+
+def _add_arguments(parser) -> None:
     parser.add_argument(
         "--skip-hep-ml", action="store_true", help="run without hep_ml (DCTR rows only)"
     )
@@ -321,44 +318,27 @@ def main(argv=None) -> int:
         action="store_true",
         help="leave out DCTRReweighter(HistGradientBoostingClassifier)",
     )
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    if args.n is None:
-        args.n = FULL_N if args.full else DEFAULT_N
-    if args.n < 1000:
-        parser.error("--n must be at least 1000")
 
-    device = resolve_device(args.device)
-    limiter = limit_threads(args.threads)  # noqa: F841 (kept alive for the whole run)
-    methods = build_methods(args, device)
-    info = machine_info(device)
-    start = time.perf_counter()
-    rows = []
-    for key in args.datasets:
-        rows += run_dataset(key, args, methods, device)
-    total_s = time.perf_counter() - start
 
-    table = markdown_table(HEADERS, [table_cells(r) for r in rows], caption(args.n, info))
-    markdown = (
-        f"# DCTRReweighter vs hep_ml GBReweighter (n = {args.n} per class)\n\n{table}\n\n"
-        f"{notes(info)}\n\nTotal run time: {total_s:.0f} s.\n"
+def _check_arguments(args, parser) -> None:
+    if args.n < MIN_N:
+        parser.error(f"--n must be at least {MIN_N}")
+
+
+def main(argv=None) -> int:
+    return run(
+        __doc__.split("\n\n")[0],
+        {key: _section(key) for key in DATASETS},
+        argv,
+        name=lambda args: f"dctr_vs_hep_ml_n{args.n}",
+        title="DCTRReweighter vs hep_ml GBReweighter",
+        sizes=SIZES,
+        add_arguments=_add_arguments,
+        check_arguments=_check_arguments,
+        before=_before,
+        notes=lambda r: notes(r.info),
+        constants={"hep_ml_demo_settings": HEP_ML_DEMO_SETTINGS, "hgb_settings": HGB_SETTINGS},
     )
-    write_results(
-        args.output_dir,
-        f"dctr_vs_hep_ml_n{args.n}",
-        {
-            "benchmark": "dctr_vs_hep_ml",
-            "n_per_class": args.n,
-            "hep_ml_demo_settings": HEP_ML_DEMO_SETTINGS,
-            "hgb_settings": HGB_SETTINGS,
-            "rows": rows,
-        },
-        markdown,
-        args=args,
-        info=info,
-        total_s=total_s,
-    )
-    return 0
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 Data: ``make_gaussian_transport`` (simulation N(0, S) -> data N((0.5, -0.5), D), with covariances
 that differ in scale, correlation and orientation), n simulated + n data events, at n = 10^3,
 10^4, 10^5 events per class (``--sizes``). The exact map is T*(x) = mu_d + A (x - mu_s) and the
-exact transport cost W2^2 = E|T*(x) - x|^2 (0.9903 with the defaults). Side by side,
-at every size:
+exact transport cost W2^2 = E|T*(x) - x|^2 (0.9903 with the defaults). Side by side, at every
+size, in three sections (``--sections``, all by default):
 
 * ``discrete``: ``OTCalibrator(method="discrete")``, the exact discrete plan (POT's ``ot.emd``),
   its barycentric projection, and the nearest-neighbour rule that moves new events.
@@ -17,16 +17,18 @@ at every size:
 * ``neural``: ``OTCalibrator(method="neural", max_epochs=E)``, the gradient of an input-convex
   potential trained with the min-max objective (E = the estimator's default, 100, unless
   ``--max-epochs``).
-* ``parametric floor``: the closed-form Gaussian map from the sample means and covariances of the
-  same n + n events (``gaussian_transport_map``), what any method could reach from n events if it
-  knew that the map is linear: its error is the statistical floor at that size.
+* ``parametric floor`` (section ``floor``): the closed-form Gaussian map from the sample means
+  and covariances of the same n + n events (``gaussian_transport_map``), what any method could
+  reach from n events if it knew that the map is linear: its error is the statistical floor at
+  that size.
 
 The two discrete rows need the n x n cost matrix and the n x n plan (8 n^2 bytes each: 400 MB
 in all at n = 5000, 1.6 GB at n = 10^4) and a network-simplex solve that grows faster than n^2.
 They run at every size n <= ``--discrete-max`` (default 5000, the largest size at which
 ``method="auto"`` picks the discrete solver: 2.5e7 pairs), and at ``--discrete-max`` itself when
 a larger size is asked for, so that the default run has discrete rows at 10^3 and 5x10^3; larger
-sizes show them as skipped (memory: n^2 cost matrix). ``--discrete-max 10000`` adds 10^4.
+sizes show them as skipped (memory: n^2 cost matrix). ``--full`` sets ``--discrete-max 10000``
+(1.6 GB), which adds 10^4; ``--quick`` runs 200 events a class, 2 epochs (a smoke test).
 
 Metrics:
 
@@ -45,31 +47,35 @@ Run ``python bench/bench_ot.py --help`` for the options.
 
 from __future__ import annotations
 
-import argparse
-import time
 import warnings
 
 import numpy as np
-from _common import (
-    add_common_arguments,
-    limit_threads,
-    machine_info,
-    machine_line,
-    markdown_table,
-    resolve_device,
-    timed,
-    write_results,
-)
+from _common import Run, Size, markdown_table, run, timed
 
 from skhep_reweight import OTCalibrator
 from skhep_reweight.datasets import gaussian_transport_map, make_gaussian_transport
 
-SIZES = (1_000, 10_000, 100_000)
 DISCRETE_MAX = 5_000  # = sqrt of OTCalibrator's own limit for method="auto" (2.5e7 pairs)
-N_TEST = 10_000
 DEFAULT_EPOCHS = OTCalibrator().get_params()["max_epochs"]
-METHODS = ("discrete", "POT ot.emd", "neural", "parametric floor")
-DISCRETE_METHODS = ("discrete", "POT ot.emd")
+ALL_SIZES = [1_000, 10_000, 100_000]
+SIZES = {
+    "sizes": Size("events per class", [200], ALL_SIZES, ALL_SIZES, nargs="+"),
+    "discrete_max": Size(
+        "largest n of the two discrete rows, which need n x n float64 matrices; also run at "
+        "this n when a larger size is asked for",
+        200,
+        DISCRETE_MAX,
+        10_000,
+    ),
+    "max_epochs": Size("epochs of the neural map", 2, DEFAULT_EPOCHS, DEFAULT_EPOCHS),
+    "n_test": Size("held-out simulated events of the map errors", 500, 10_000, 10_000),
+}
+# The methods of each section.
+SECTIONS = {
+    "discrete": ("discrete", "POT ot.emd"),
+    "neural": ("neural",),
+    "floor": ("parametric floor",),
+}
 
 
 # ------------------------------------------------------------------------------------ metrics
@@ -198,19 +204,35 @@ def _sizes(args) -> tuple[list[int], list[int]]:
     return sorted(set(args.sizes) | set(discrete)), sorted(set(discrete))
 
 
-def _run_size(args, device: str, n: int, run_discrete: bool, test) -> list[dict]:
-    """Every method at n events per class (the discrete rows only when run_discrete)."""
+def _section(name: str):
+    """The section of one group of methods: its rows at every size."""
+
+    def section(r: Run) -> tuple[dict, str]:
+        args = r.args
+        sizes, discrete_sizes = _sizes(args)
+        test = make_gaussian_transport(args.n_test, random_state=args.random_state + 1)
+        rows = []
+        for n in sizes if name == "discrete" else args.sizes:
+            rows += _run_size(args, r.device, n, SECTIONS[name], n in discrete_sizes, test)
+        r.state["w2_squared"] = test.w2_squared
+        result = {"sizes": sizes, "w2_squared": test.w2_squared, "rows": rows}
+        return result, f"## {', '.join(SECTIONS[name])}\n\n{_table(rows)}"
+
+    return section
+
+
+def _run_size(args, device: str, n: int, methods, run_discrete: bool, test) -> list[dict]:
+    """The methods of one section at n events per class (discrete ones only when
+    run_discrete)."""
     train = make_gaussian_transport(n, random_state=args.random_state)
     test_sim = test.X[test.y == 0]
     test_moved = test.transport_map(test_sim)
     rows = []
-    for method in METHODS:
+    for method in methods:
         row = {"n": n, "method": method, "w2_squared": train.w2_squared}
-        if method in DISCRETE_METHODS and not run_discrete:
+        if method in SECTIONS["discrete"] and not run_discrete:
             rows.append({**row, "skipped": "memory: n^2 cost matrix"})
             continue
-        if method == "neural" and n not in args.sizes:
-            continue  # an extra size added for the discrete rows only
         if method == "POT ot.emd":
             result = _pot_alone(train)
         elif method == "parametric floor":
@@ -231,7 +253,7 @@ def _format(value, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
-def _table(rows: list[dict], args, w2: float) -> str:
+def _table(rows: list[dict]) -> str:
     headers = [
         "n / class",
         "method",
@@ -266,79 +288,30 @@ def _table(rows: list[dict], args, w2: float) -> str:
                 note,
             ]
         )
-    caption = (
+    return markdown_table(headers, lines)
+
+
+def _notes(r: Run) -> str:
+    args, w2 = r.args, r.state["w2_squared"]
+    return (
         "OTCalibrator on 2-D Gaussians (make_gaussian_transport), n simulated + n data events; "
         f"maps judged against the closed-form optimal map T* on {args.n_test} held-out "
         "simulated events (POT alone: on the n fitted ones, column 'on'); exact "
         f"W2² = {w2:.4f}; neural map trained for at most {args.max_epochs} epochs."
     )
-    return markdown_table(headers, lines, caption)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--sizes",
-        type=int,
-        nargs="+",
-        default=list(SIZES),
-        help="events per class (default: %(default)s)",
+    return run(
+        __doc__.split("\n\n")[0],
+        {name: _section(name) for name in SECTIONS},
+        argv,
+        name=lambda args: "ot" if args.max_epochs == DEFAULT_EPOCHS else f"ot_e{args.max_epochs}",
+        title="OTCalibrator against POT alone and the parametric floor",
+        sizes=SIZES,
+        before=lambda r: _warm_up(r.device),
+        notes=_notes,
     )
-    parser.add_argument(
-        "--discrete-max",
-        type=int,
-        default=DISCRETE_MAX,
-        help="largest n of the two discrete rows, which need n x n float64 matrices; also run "
-        "at this n when a larger size is asked for (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--max-epochs",
-        type=int,
-        default=DEFAULT_EPOCHS,
-        help="epochs of the neural map (default: the estimator's, %(default)s)",
-    )
-    parser.add_argument(
-        "--n-test",
-        type=int,
-        default=N_TEST,
-        help="held-out simulated events of the map errors (default: %(default)s)",
-    )
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    device = resolve_device(args.device)
-    limiter = limit_threads(args.threads)  # noqa: F841 (kept alive for the whole run)
-    info = machine_info(device)
-    start = time.perf_counter()
-
-    sizes, discrete_sizes = _sizes(args)
-    _warm_up(device)
-    test = make_gaussian_transport(args.n_test, random_state=args.random_state + 1)
-    rows = []
-    for n in sizes:
-        rows += _run_size(args, device, n, n in discrete_sizes, test)
-
-    payload = {
-        "sizes": sizes,
-        "discrete_sizes": discrete_sizes,
-        "n_test": args.n_test,
-        "max_epochs": args.max_epochs,
-        "w2_squared": test.w2_squared,
-        "results": rows,
-    }
-    markdown = "\n\n".join(
-        [f"OTCalibrator. {machine_line(info)}", _table(rows, args, test.w2_squared)]
-    )
-    name = "ot" if args.max_epochs == DEFAULT_EPOCHS else f"ot_e{args.max_epochs}"
-    write_results(
-        args.output_dir,
-        name,
-        payload,
-        markdown,
-        args=args,
-        info=info,
-        total_s=time.perf_counter() - start,
-    )
-    return 0
 
 
 if __name__ == "__main__":

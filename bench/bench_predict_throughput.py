@@ -11,37 +11,28 @@ A DCTRReweighter with the default network (three hidden layers of 50, SiLU) is f
 * the same plain call in chunks of 2^16 events.
 
 torch runs on ``--threads`` threads (default 2). Goal: predict_weights at 10^6 events per second
-or more.
+or more. One section, ``throughput``; ``--full`` predicts on 10^7 events, ``--quick`` on 2x10^4.
 
 Run ``python bench/bench_predict_throughput.py --help`` for the options.
 """
 
 from __future__ import annotations
 
-import argparse
-import time
-
 import numpy as np
 import torch
-from _common import (
-    add_common_arguments,
-    limit_threads,
-    machine_info,
-    machine_line,
-    markdown_table,
-    median,
-    resolve_device,
-    timed,
-    write_results,
-)
+from _common import Run, Size, markdown_table, median, run, timed
 
 from skhep_reweight import DCTRReweighter
 from skhep_reweight._nn import PREDICT_BATCH_SIZE, predict_network
 from skhep_reweight.datasets import make_correlated_gaussians, make_gaussian_reweighting
 
 GOAL_EVENTS_PER_S = 1e6
-DEFAULT_N = 1_000_000
-FULL_N = 10_000_000
+
+SIZES = {
+    "n": Size("events per predict call", 20_000, 1_000_000, 10_000_000),
+    "n_train": Size("events of the brief training (both classes)", 4_000, 40_000, 40_000),
+    "repeats": Size("timed calls of each kind; the median is reported", 2, 7, 7),
+}
 
 
 def make_events(n_events: int, n_features: int, random_state: int) -> np.ndarray:
@@ -54,41 +45,9 @@ def make_events(n_events: int, n_features: int, random_state: int) -> np.ndarray
     return np.ascontiguousarray(data.X[:n_events])
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--n",
-        type=int,
-        default=None,
-        help=f"events per predict call (default {DEFAULT_N}, {FULL_N} with --full)",
-    )
-    parser.add_argument(
-        "--n-features",
-        type=int,
-        default=1,
-        help="features per event: 1 = the 1-D Gaussian example, more = "
-        "correlated Gaussians (default: 1)",
-    )
-    parser.add_argument(
-        "--repeats",
-        type=int,
-        default=7,
-        help="timed calls of each kind; the median is reported (default: 7)",
-    )
-    parser.add_argument(
-        "--full", action="store_true", help=f"larger run: n = {FULL_N} unless --n is given"
-    )
-    add_common_arguments(parser, threads=2)
-    args = parser.parse_args(argv)
-    if args.n is None:
-        args.n = FULL_N if args.full else DEFAULT_N
-
-    device = resolve_device(args.device)
-    limiter = limit_threads(args.threads)  # noqa: F841 (kept alive for the whole run)
-    info = machine_info(device)
-    start_all = time.perf_counter()
-
-    train = make_events(40_000, args.n_features, args.random_state)
+def _throughput(r: Run) -> tuple[dict, str]:
+    args, device = r.args, r.device
+    train = make_events(args.n_train, args.n_features, args.random_state)
     labels = np.repeat([0, 1], len(train) // 2)
     reweighter = DCTRReweighter(
         max_epochs=1, early_stopping=False, device=device, random_state=args.random_state
@@ -135,7 +94,6 @@ def main(argv=None) -> int:
             }
         )
         print(f"{name:<52} {t:.3f} s  {args.n / t:,.0f} events/s", flush=True)
-    total_s = time.perf_counter() - start_all
 
     reference = results[2]["events_per_s"]
     rows = [
@@ -153,13 +111,10 @@ def main(argv=None) -> int:
         f"Prediction on {args.n:,} events with {args.n_features} feature(s), default network "
         f"(hidden_layer_sizes={tuple(reweighter.hidden_layer_sizes)}, "
         f"activation={reweighter.activation!r}), median of {args.repeats} calls after a warm-up. "
-        f"Goal: predict_weights >= {GOAL_EVENTS_PER_S:.0e} events/s. Machine: "
-        f"{machine_line(info)}."
+        f"Goal: predict_weights >= {GOAL_EVENTS_PER_S:.0e} events/s."
     )
     markdown = "\n".join(
         [
-            "# Prediction throughput of DCTRReweighter",
-            "",
             markdown_table(
                 ["call", "median [s]", "range [s]", "10^6 events/s", "speed vs plain one call"],
                 rows,
@@ -168,28 +123,33 @@ def main(argv=None) -> int:
             "",
             f"Goal met: {'yes' if met else 'no'} "
             f"({results[0]['events_per_s'] / 1e6:.2f} x 10^6 events/s).",
-            "",
-            f"Total run time: {total_s:.0f} s.",
         ]
     )
-    write_results(
-        args.output_dir,
-        f"predict_throughput_n{args.n}_f{args.n_features}",
-        {
-            "benchmark": "predict_throughput",
-            "n_events": args.n,
-            "n_features": args.n_features,
-            "repeats": args.repeats,
-            "goal_events_per_s": GOAL_EVENTS_PER_S,
-            "goal_met": met,
-            "results": results,
-        },
-        markdown,
-        args=args,
-        info=info,
-        total_s=total_s,
+    result = {"n_events": args.n, "n_features": args.n_features, "goal_met": met}
+    return {**result, "results": results}, markdown
+
+
+def _add_arguments(parser) -> None:
+    parser.add_argument(
+        "--n-features",
+        type=int,
+        default=1,
+        help="features per event: 1 = the 1-D Gaussian example, more = "
+        "correlated Gaussians (default: 1)",
     )
-    return 0
+
+
+def main(argv=None) -> int:
+    return run(
+        __doc__.split("\n\n")[0],
+        {"throughput": _throughput},
+        argv,
+        name=lambda args: f"predict_throughput_n{args.n}_f{args.n_features}",
+        title="Prediction throughput of DCTRReweighter",
+        sizes=SIZES,
+        add_arguments=_add_arguments,
+        constants={"goal_events_per_s": GOAL_EVENTS_PER_S},
+    )
 
 
 if __name__ == "__main__":

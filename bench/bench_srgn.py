@@ -48,7 +48,8 @@ over the fits, the same without the fits that ended within 5 % of the bounded ra
 the number of evaluated points per fit (the classifiers trained), the wall-clock time per fit
 (``time.perf_counter`` around ``fit``, mean over the fits; the reweighter's training is timed
 apart) and the AUC at the fitted point (below 1/2 only by statistical noise). One untimed tiny
-fit of each kind runs first. ``--quick`` runs tiny sizes, a smoke test whose numbers mean
+fit of each kind runs first. The defaults are the paper's sizes with 10 fits (5 in 2-D);
+``--full`` runs the paper's 40 fits; ``--quick`` runs tiny sizes, a smoke test whose numbers mean
 nothing.
 
 Run ``python bench/bench_srgn.py --help`` for the options.
@@ -56,21 +57,10 @@ Run ``python bench/bench_srgn.py --help`` for the options.
 
 from __future__ import annotations
 
-import argparse
-import time
 import warnings
 
 import numpy as np
-from _common import (
-    add_common_arguments,
-    limit_threads,
-    machine_info,
-    machine_line,
-    markdown_table,
-    resolve_device,
-    timed,
-    write_results,
-)
+from _common import Run, Size, markdown_table, run, timed
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -103,7 +93,6 @@ PROBLEMS = {
 PAPER_EVENTS = 1_000_000
 PAPER_RUNS = 40
 LEVELS = ("detector", "generator")
-SECTIONS = ("table1", "table2", "strategies", "dctr")
 CLASSIFIERS = ("network", "hgb", "quadratic")
 
 # ------------------------------------------------------------------ models
@@ -133,19 +122,50 @@ NETWORK = {
 PAPER_FTOL = 1e-4  # Powell's xtol and ftol in the paper (Fig. 5)
 PAPER_MAX_ITER = 100  # Powell's iteration limit in the paper
 
-# option: (default, --quick)
 SIZES = {
-    "n_events": (PAPER_EVENTS, 2_000),
-    "n_reweighter": (PAPER_EVENTS, 2_000),
-    "n_fits": (10, 2),
-    "n_fits_2d": (5, 2),
-    "n_fits_strategies": (5, 2),
-    "reweighter_epochs": (REWEIGHTER["max_epochs"], 2),
-    "retrain_epochs": (20, 1),
-    "parametrized_epochs": (200, 2),
+    "n_events": Size(
+        "events of the nominal sample and of the data, each", 2_000, PAPER_EVENTS, PAPER_EVENTS
+    ),
+    "n_reweighter": Size(
+        "events per class of every learned reweighter's training", 2_000, PAPER_EVENTS, PAPER_EVENTS
+    ),
+    "n_fits": Size("independently seeded fits of table1 and dctr", 1, 10, PAPER_RUNS),
+    "n_fits_2d": Size("independently seeded fits of table2", 1, 5, PAPER_RUNS),
+    "n_fits_strategies": Size("fits per strategy in the strategies section", 2, 5, 5),
+    "reweighter_epochs": Size(
+        "epochs of the learned reweighter (early stopping, patience 5)",
+        2,
+        REWEIGHTER["max_epochs"],
+        REWEIGHTER["max_epochs"],
+    ),
+    "retrain_epochs": Size(
+        "epochs of the built-in network g at every theta (strategy retrain, "
+        "and --classifier network)",
+        1,
+        20,
+        20,
+    ),
+    "parametrized_epochs": Size(
+        "epochs of the network g(x, theta) of strategy parametrized", 2, 200, 200
+    ),
+    "hgb_iterations": Size(
+        "boosting iterations of the classifier g (--classifier hgb)",
+        10,
+        HGB["max_iter"],
+        HGB["max_iter"],
+    ),
+    "ftol": Size("Powell's relative tolerance on the AUC", 0.3, PAPER_FTOL, PAPER_FTOL, type=float),
+    "xtol": Size(
+        "Powell's tolerance on the parameters, relative to the bounded range",
+        0.3,
+        PAPER_FTOL,
+        PAPER_FTOL,
+        type=float,
+    ),
+    "max_iter": Size(
+        "Powell's (and L-BFGS-B's) iteration limit", 1, PAPER_MAX_ITER, PAPER_MAX_ITER
+    ),
 }
-QUICK_FTOL = 1e-2  # also Powell's xtol with --quick
-QUICK_MAX_ITER = 2
 # Seed streams: one per section, so that the sections draw independent samples.
 SEED_STREAMS = {"table1": 1, "table2": 2, "strategies": 3, "dctr": 4}
 
@@ -190,9 +210,9 @@ def _reweighter(args, device: str, parameters, seeds: dict) -> tuple[DCTRReweigh
     return model, {"fit_s": fit_s, "epochs": len(model.net_.history)}
 
 
-def _classifier(name: str):
+def _classifier(name: str, hgb_iterations: int = HGB["max_iter"]):
     if name == "hgb":
-        return HistGradientBoostingClassifier(**HGB)
+        return HistGradientBoostingClassifier(**{**HGB, "max_iter": hgb_iterations})
     if name == "quadratic":
         return make_pipeline(StandardScaler(), PolynomialFeatures(2), LogisticRegression())
     return None  # the built-in network
@@ -283,6 +303,16 @@ def _print_fit(section: str, label: str, k: int, fit: dict) -> None:
 
 
 # ------------------------------------------------------------------ tables I and II
+def _table1(r: Run) -> tuple[dict, str]:
+    result = _paper_table(r.args, r.device, "table1", r.args.n_fits)
+    return result, _paper_markdown(result, "table1", r.args)
+
+
+def _table2(r: Run) -> tuple[dict, str]:
+    result = _paper_table(r.args, r.device, "table2", r.args.n_fits_2d)
+    return result, _paper_markdown(result, "table2", r.args)
+
+
 def _paper_table(args, device: str, section: str, n_fits: int) -> dict:
     """Independently seeded fits, learned and exact weights, detector and generator level."""
     problem = PROBLEMS[section]
@@ -307,7 +337,7 @@ def _paper_table(args, device: str, section: str, n_fits: int) -> dict:
                 args,
                 device,
                 seeds["fitter"],
-                classifier=_classifier(args.classifier),
+                classifier=_classifier(args.classifier, args.hgb_iterations),
             )
             fit = _fit(
                 fitter,
@@ -395,7 +425,8 @@ def _paper_markdown(r: dict, section: str, args) -> str:
 
 
 # ------------------------------------------------------------------ strategies
-def _strategies(args, device: str) -> dict:
+def _strategies(r: Run) -> tuple[dict, str]:
+    args, device = r.args, r.device
     problem = PROBLEMS["table1"]
     seeds = _seeds(args, "strategies", 0)
     samples = _samples(args.n_events, problem["parameters"], problem["truth"], seeds)
@@ -429,13 +460,14 @@ def _strategies(args, device: str) -> dict:
                 "fits": fits,
             }
         )
-    return {
+    result = {
         "n_events": args.n_events,
         "n_reweighter": args.n_reweighter,
         "reweighter_fit": info,
         "network": NETWORK,
         "rows": rows,
     }
+    return result, _strategies_markdown(result, args)
 
 
 def _strategies_markdown(r: dict, args) -> str:
@@ -480,7 +512,8 @@ def _strategies_markdown(r: dict, args) -> str:
 
 
 # ------------------------------------------------------------------ DCTR fit
-def _dctr(args, device: str) -> dict:
+def _dctr(r: Run) -> tuple[dict, str]:
+    args, device = r.args, r.device
     problem = PROBLEMS["dctr"]
     fits: dict = {"learned": [], "exact": []}
     reweighters = []
@@ -509,7 +542,7 @@ def _dctr(args, device: str) -> dict:
         }
         for weights in fits
     ]
-    return {
+    result = {
         "n_events": args.n_events,
         "n_reweighter": args.n_reweighter,
         "n_fits": args.n_fits,
@@ -517,6 +550,7 @@ def _dctr(args, device: str) -> dict:
         "rows": rows,
         "fits": fits,
     }
+    return result, _dctr_markdown(result)
 
 
 def _dctr_markdown(r: dict) -> str:
@@ -580,54 +614,14 @@ def _warm_up(device: str) -> None:
         )
 
 
-def _sections(text: str) -> list[str]:
-    names = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = sorted(set(names) - set(SECTIONS))
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"sections must be a comma list of {', '.join(SECTIONS)}; got {text!r}"
-        )
-    return [s for s in SECTIONS if s in names]
-
-
 def _result_name(args) -> str:
-    name = "srgn" + ("_quick" if args.quick else "")
-    if args.sections != list(SECTIONS):
-        name += "_" + "_".join(args.sections)
+    """``srgn``, with the classifier g when a table runs (the runner adds size and sections)."""
     if {"table1", "table2"} & set(args.sections):
-        name += f"_{args.classifier}"
-    return name
+        return f"srgn_{args.classifier}"
+    return "srgn"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--sections",
-        type=_sections,
-        default=list(SECTIONS),
-        help=f"comma list of {','.join(SECTIONS)} (default: all)",
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="tiny sizes: a smoke test, the numbers mean nothing"
-    )
-    size_help = {
-        "n_events": "events of the nominal sample and of the data, each",
-        "n_reweighter": "events per class of every learned reweighter's training",
-        "n_fits": "independently seeded fits of table1 and dctr",
-        "n_fits_2d": "independently seeded fits of table2",
-        "n_fits_strategies": "fits per strategy in the strategies section",
-        "reweighter_epochs": "epochs of the learned reweighter (early stopping, patience 5)",
-        "retrain_epochs": "epochs of the built-in network g at every theta (strategy retrain, "
-        "and --classifier network)",
-        "parametrized_epochs": "epochs of the network g(x, theta) of strategy parametrized",
-    }
-    for key, (full, quick) in SIZES.items():
-        parser.add_argument(
-            "--" + key.replace("_", "-"),
-            type=int,
-            default=None,
-            help=f"{size_help[key]} (default {full}; --quick: {quick})",
-        )
+def _add_arguments(parser) -> None:
     parser.add_argument(
         "--classifier",
         choices=CLASSIFIERS,
@@ -636,89 +630,20 @@ def main(argv=None) -> int:
         "retrained at every theta: slow on a CPU), HistGradientBoostingClassifier, or a "
         "quadratic logistic regression (default: %(default)s)",
     )
-    parser.add_argument(
-        "--ftol",
-        type=float,
-        default=None,
-        help=f"Powell's relative tolerance on the AUC (default: the paper's {PAPER_FTOL:g}; "
-        f"--quick: {QUICK_FTOL:g})",
-    )
-    parser.add_argument(
-        "--xtol",
-        type=float,
-        default=None,
-        help=f"Powell's tolerance on the parameters, relative to the bounded range (default: the "
-        f"paper's {PAPER_FTOL:g}; --quick: {QUICK_FTOL:g})",
-    )
-    parser.add_argument(
-        "--max-iter",
-        type=int,
-        default=None,
-        help=f"Powell's (and L-BFGS-B's) iteration limit (default: the paper's {PAPER_MAX_ITER}; "
-        f"--quick: {QUICK_MAX_ITER})",
-    )
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    for key, (full, quick) in SIZES.items():
-        if getattr(args, key) is None:
-            setattr(args, key, quick if args.quick else full)
-        if getattr(args, key) < 1:
-            parser.error(f"--{key.replace('_', '-')} must be positive")
-    for tol in ("ftol", "xtol"):
-        if getattr(args, tol) is None:
-            setattr(args, tol, QUICK_FTOL if args.quick else PAPER_FTOL)
-        if getattr(args, tol) <= 0:
-            parser.error(f"--{tol} must be positive")
-    if args.max_iter is None:
-        args.max_iter = QUICK_MAX_ITER if args.quick else PAPER_MAX_ITER
-    if args.max_iter < 1:
-        parser.error("--max-iter must be positive")
-    device = resolve_device(args.device)
-    limiter = limit_threads(args.threads)  # noqa: F841 (kept alive for the whole run)
-    info = machine_info(device)
-    start = time.perf_counter()
 
-    _warm_up(device)
-    payload: dict = {
-        "sections": args.sections,
-        "quick": args.quick,
-        "sizes": {key: getattr(args, key) for key in SIZES},
-        "classifier": args.classifier,
-        "ftol": args.ftol,
-        "xtol": args.xtol,
-        "max_iter": args.max_iter,
-        "reweighter": {**REWEIGHTER, "max_epochs": args.reweighter_epochs},
-        "hgb": HGB,
-        "network": NETWORK,
-    }
-    title = "SRGNFitter on the Gaussian fits of arXiv:2010.03569" + (
-        " (--quick)" if args.quick else ""
+
+def main(argv=None) -> int:
+    return run(
+        __doc__.split("\n\n")[0],
+        {"table1": _table1, "table2": _table2, "strategies": _strategies, "dctr": _dctr},
+        argv,
+        name=_result_name,
+        title="SRGNFitter on the Gaussian fits of arXiv:2010.03569",
+        sizes=SIZES,
+        add_arguments=_add_arguments,
+        before=lambda r: _warm_up(r.device),
+        constants={"reweighter": REWEIGHTER, "hgb": HGB, "network": NETWORK},
     )
-    tables = [f"{title}. {machine_line(info)}"]
-    for section in args.sections:
-        section_start = time.perf_counter()
-        if section in ("table1", "table2"):
-            n_fits = args.n_fits if section == "table1" else args.n_fits_2d
-            payload[section] = _paper_table(args, device, section, n_fits)
-            tables.append(_paper_markdown(payload[section], section, args))
-        elif section == "strategies":
-            payload[section] = _strategies(args, device)
-            tables.append(_strategies_markdown(payload[section], args))
-        else:
-            payload[section] = _dctr(args, device)
-            tables.append(_dctr_markdown(payload[section]))
-        payload[section]["section_s"] = time.perf_counter() - section_start
-        print(f"{section}: {payload[section]['section_s']:.0f} s", flush=True)
-    write_results(
-        args.output_dir,
-        _result_name(args),
-        payload,
-        "\n\n".join(tables),
-        args=args,
-        info=info,
-        total_s=time.perf_counter() - start,
-    )
-    return 0
 
 
 if __name__ == "__main__":

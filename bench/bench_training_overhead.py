@@ -15,18 +15,23 @@ median wall-clock time of the repeats and the ratio ours/plain are reported, for
 (from NumPy arrays to a fitted network) and for the epochs alone (skorch's per-epoch ``dur``
 against the plain loop's epochs). Goal: ours/plain <= 1.3.
 
-When the ratio misses the goal (or with ``--profile always``) one more fit of each side is run
-under cProfile, and the extra time of ``DCTRReweighter.fit`` is broken down: the prediction on the
-training sample that ``fit`` does to count clipped events (timed directly), the set-up before the
-first epoch, and inside the epochs the time spent in skorch, in skhep_reweight's own Python code
-and in torch, compared with the same groups in the plain loop.
+Sections (``--sections``, both by default):
 
-Run ``python bench/bench_training_overhead.py --help`` for the options.
+* ``timing``: the alternating repeats above, for every batch size (``--batch-sizes``).
+* ``profile``: for every batch size whose ratio missed the goal in ``timing`` (every batch size
+  with ``--profile always``, or when ``timing`` did not run), one more fit of each side under
+  cProfile, and the extra time of ``DCTRReweighter.fit`` broken down: the prediction on the
+  training sample that ``fit`` does to count clipped events (timed directly), the set-up before
+  the first epoch, and inside the epochs the time spent in skorch, in skhep_reweight's own Python
+  code and in torch, compared with the same groups in the plain loop.
+
+Sizes: 10^6 events, 3 epochs, 5 repeats by default; ``--full`` 10 epochs and 7 repeats;
+``--quick`` 10^4 events, one epoch, one repeat (a smoke test). Run
+``python bench/bench_training_overhead.py --help`` for the options.
 """
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import pstats
 import time
@@ -34,28 +39,20 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from _common import (
-    add_common_arguments,
-    limit_threads,
-    machine_info,
-    machine_line,
-    markdown_table,
-    median,
-    resolve_device,
-    synchronize,
-    timed,
-    write_results,
-)
+from _common import Run, Size, markdown_table, median, run, synchronize, timed
 
 from skhep_reweight import DCTRReweighter
 from skhep_reweight._nn import MLP, predict_network
 from skhep_reweight.datasets import make_gaussian_reweighting
 
 GOAL_RATIO = 1.3
-DEFAULT_N = 500_000  # per class: 10^6 events in all
-FULL_N = 500_000
-DEFAULT_EPOCHS = 3
-FULL_EPOCHS = 10
+SIZES = {
+    "n": Size("events per class", 5_000, 500_000, 500_000),
+    "epochs": Size("epochs per fit", 1, 3, 10),
+    "repeats": Size("alternating repeats of each side per batch size", 1, 5, 7),
+    "batch_sizes": Size("batch sizes to compare", [1024], [1024, 4096], [1024, 4096], nargs="+"),
+}
+WARM_UP_EVENTS = 10_000  # per class, of the untimed first fit of each side
 
 # The network and optimizer settings of DCTRReweighter(); the plain loop reads them from there.
 _REFERENCE = DCTRReweighter()
@@ -417,67 +414,28 @@ def profile_markdown(p: dict) -> str:
     return "\n".join(text)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--n",
-        type=int,
-        default=None,
-        help=f"events per class (default {DEFAULT_N}: 10^6 events in all)",
-    )
-    parser.add_argument(
-        "--batch-sizes",
-        type=int,
-        nargs="+",
-        default=[1024, 4096],
-        help="batch sizes to compare (default: 1024 4096)",
-    )
-    parser.add_argument(
-        "--epochs",
-        type=int,
-        default=None,
-        help=f"epochs per fit (default {DEFAULT_EPOCHS}, {FULL_EPOCHS} with --full)",
-    )
-    parser.add_argument(
-        "--repeats",
-        type=int,
-        default=None,
-        help="alternating repeats of each side per batch size (default: 5, 7 with --full)",
-    )
-    parser.add_argument(
-        "--full",
-        action="store_true",
-        help=f"longer run: {FULL_EPOCHS} epochs, 7 repeats (unless given)",
-    )
-    parser.add_argument(
-        "--profile",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="profile the extra time: when the goal is missed (auto, default), always or never",
-    )
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    if args.n is None:
-        args.n = FULL_N if args.full else DEFAULT_N
-    if args.epochs is None:
-        args.epochs = FULL_EPOCHS if args.full else DEFAULT_EPOCHS
-    if args.repeats is None:
-        args.repeats = 7 if args.full else 5
+def _data(r: Run):
+    """The training events, drawn once per run and shared by the sections."""
+    if "data" not in r.state:
+        data = make_gaussian_reweighting(r.args.n, random_state=r.args.random_state)
+        r.state["data"] = (data.X, data.y)
+    return r.state["data"]
 
-    device = resolve_device(args.device)
-    limiter = limit_threads(args.threads)  # noqa: F841 (kept alive for the whole run)
-    info = machine_info(device)
-    start_all = time.perf_counter()
 
-    data = make_gaussian_reweighting(args.n, random_state=args.random_state)
-    X, y = data.X, data.y
+def _warm_up(r: Run) -> None:
+    """First calls of torch kernels and skorch's imports, untimed."""
+    X, y = _data(r)
+    n, k = r.args.n, min(WARM_UP_EVENTS, r.args.n)
+    both = np.r_[0:k, n : n + k]
+    seed = r.args.random_state
+    plain_fit(X[both], y[both], batch_size=1024, epochs=1, device=r.device, seed=seed)
+    ours_fit(X[both], y[both], batch_size=1024, epochs=1, device=r.device, seed=seed)
+
+
+def _timing(r: Run) -> tuple[dict, str]:
+    args, device = r.args, r.device
+    X, y = _data(r)
     seed = args.random_state
-
-    # Warm-up (not timed): first calls of torch kernels and skorch's imports.
-    both = np.r_[0:10_000, args.n : args.n + 10_000]
-    plain_fit(X[both], y[both], batch_size=1024, epochs=1, device=device, seed=seed)
-    ours_fit(X[both], y[both], batch_size=1024, epochs=1, device=device, seed=seed)
-
     results = []
     for batch_size in args.batch_sizes:
         runs = {"plain": [], "ours": []}
@@ -507,14 +465,7 @@ def main(argv=None) -> int:
         row["ratio_epochs"] = row["ours_epochs_s"] / row["plain_epochs_s"]
         row["extra_per_batch_us"] = 1e6 * (row["ours_epochs_s"] - row["plain_epochs_s"]) / n_batches
         results.append(row)
-
-    missed = [r for r in results if r["ratio_total"] > GOAL_RATIO]
-    to_profile = {"always": results, "never": [], "auto": missed}[args.profile]
-    profiles = []
-    for r in to_profile:
-        print(f"profiling batch {r['batch_size']} ...", flush=True)
-        profiles.append(profile_breakdown(X, y, r["batch_size"], args.epochs, device, seed))
-    total_s = time.perf_counter() - start_all
+    r.state["timing"] = results
 
     caption = (
         f"DCTRReweighter(early_stopping=False).fit against a plain PyTorch loop training the "
@@ -524,36 +475,56 @@ def main(argv=None) -> int:
         f"'fit' is the whole call from NumPy arrays to a fitted network (ours includes the "
         f"prediction on the training sample that fit does to count clipped events); 'epochs' "
         f"is the training epochs alone (skorch's per-epoch dur against the plain loop). Goal: "
-        f"ours/plain <= {GOAL_RATIO}. Machine: {machine_line(info)}."
+        f"ours/plain <= {GOAL_RATIO}."
     )
-    markdown = "\n".join(
-        [
-            "# Training overhead of DCTRReweighter.fit",
-            "",
-            markdown_table(RATIO_HEADERS, ratio_rows(results), caption),
-            "",
-            *(profile_markdown(p) + "\n" for p in profiles),
-            f"Total run time: {total_s:.0f} s.",
-        ]
+    markdown = markdown_table(RATIO_HEADERS, ratio_rows(results), caption)
+    return {"n_per_class": args.n, "results": results}, markdown
+
+
+def _profile(r: Run) -> tuple[dict, str]:
+    args = r.args
+    X, y = _data(r)
+    if "timing" in r.state and args.profile == "auto":
+        batch_sizes = [t["batch_size"] for t in r.state["timing"] if t["ratio_total"] > GOAL_RATIO]
+    else:
+        batch_sizes = list(args.batch_sizes)
+    profiles = []
+    for batch_size in batch_sizes:
+        print(f"profiling batch {batch_size} ...", flush=True)
+        profiles.append(
+            profile_breakdown(X, y, batch_size, args.epochs, r.device, args.random_state)
+        )
+    if not profiles:
+        markdown = (
+            "Goal met at every batch size: nothing profiled (`--profile always` profiles anyway)."
+        )
+    else:
+        markdown = "\n".join(profile_markdown(p) + "\n" for p in profiles)
+    return {"profiles": profiles}, markdown
+
+
+def _add_arguments(parser) -> None:
+    parser.add_argument(
+        "--profile",
+        choices=("auto", "always"),
+        default="auto",
+        help="section profile: the batch sizes that missed the goal in section timing (auto, "
+        "default; all of them when timing does not run), or all of them (always)",
     )
-    write_results(
-        args.output_dir,
-        f"training_overhead_n{args.n}_e{args.epochs}",
-        {
-            "benchmark": "training_overhead",
-            "n_per_class": args.n,
-            "epochs": args.epochs,
-            "repeats": args.repeats,
-            "goal_ratio": GOAL_RATIO,
-            "results": results,
-            "profiles": profiles,
-        },
-        markdown,
-        args=args,
-        info=info,
-        total_s=total_s,
+
+
+def main(argv=None) -> int:
+    return run(
+        __doc__.split("\n\n")[0],
+        {"timing": _timing, "profile": _profile},
+        argv,
+        name=lambda args: f"training_overhead_n{args.n}_e{args.epochs}",
+        title="Training overhead of DCTRReweighter.fit",
+        sizes=SIZES,
+        add_arguments=_add_arguments,
+        before=_warm_up,
+        constants={"goal_ratio": GOAL_RATIO},
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -29,10 +29,11 @@ Sections (``--sections``, comma list; all by default):
   the paper: 8 layers of 256). Truth corrections on 100 x 100 bins of the unit square, over all
   events and on the bulk r in [r0 - 2 sigma, r0 + 2 sigma] (renormalized as above), the share
   of events in the bulk against the exact share, and the asymmetry (truth - GAN) / (truth + GAN)
-  per bin (the paper's Fig. 3; truth = the exact bin probability, by a 5 x 5 midpoint rule per
-  bin): its median and 90 % quantile of |A| over the bins whose centre lies in the bulk, and
-  its median over all bins with truth or events. VEGAS on the same integrand as for the camel
-  back: its grid factorizes in x and y, so it cannot follow the ring (the paper's point).
+  per bin (the paper's Fig. 3; truth = the exact bin probability, integrated by the same
+  Gauss-Legendre rule as ``metrics.truth_correction_weights``): its median and 90 % quantile of
+  |A| over the bins whose centre lies in the bulk, and its median over all bins with truth or
+  events. VEGAS on the same integrand as for the camel back: its grid factorizes in x and y, so
+  it cannot follow the ring (the paper's point).
 * ``bw`` (a stand-in for Drell-Yan, section 3): ``make_breit_wigner`` (m uniform in
   [50, 250] GeV, cos theta uniform, weights over five orders of magnitude), ``--n-bw`` events.
   Side by side: the exact values (from ``mass_cdf``), the weighted training sample itself, an
@@ -55,10 +56,11 @@ Sections (``--sections``, comma list; all by default):
   does not depend on the training).
 
 The GAN hyperparameters are the constants CAMEL_GAN, RING_GAN, BW_GAN and BW_MMD below (starting
-values, not tuned). The default sizes are the paper-size run (a GPU or a long CPU run); ``--quick``
-shrinks every size and runs 2 epochs per GAN, a smoke test whose numbers mean nothing. Timing
-uses ``time.perf_counter`` with ``torch.cuda.synchronize`` around GPU work (``_common.timed``);
-one untimed tiny fit first pays for the one-time set-up.
+values, not tuned). The default sizes are the paper-size run (a GPU or a long CPU run) with a
+smaller ring network (4 x 128); ``--full`` also gives the ring the paper's 8 x 256 networks;
+``--quick`` shrinks every size and runs 2 epochs per GAN, a smoke test whose numbers mean
+nothing. Timing uses ``time.perf_counter`` with ``torch.cuda.synchronize`` around GPU work
+(``_common.timed``); one untimed tiny fit first pays for the one-time set-up.
 
 Run ``python bench/bench_unweight.py --help`` for the options.
 """
@@ -67,25 +69,14 @@ from __future__ import annotations
 
 import argparse
 import copy
-import time
 
 import numpy as np
-from _common import (
-    add_common_arguments,
-    limit_threads,
-    machine_info,
-    machine_line,
-    markdown_table,
-    median,
-    resolve_device,
-    timed,
-    write_results,
-)
+from _common import Run, Size, markdown_table, median, run, timed
 from scipy.special import erf
 
 from skhep_reweight import WeightedGANUnweighter
 from skhep_reweight.datasets import make_breit_wigner, make_camel_back, make_gaussian_ring
-from skhep_reweight.metrics import truth_correction_weights
+from skhep_reweight.metrics import _binned_density, truth_correction_weights
 from skhep_reweight.unweight import hit_or_miss, unweighting_efficiency
 
 # ------------------------------------------------------------------ GAN hyperparameters
@@ -98,9 +89,10 @@ from skhep_reweight.unweight import hit_or_miss, unweighting_efficiency
 
 # Camel back (section 2.2).
 CAMEL_GAN = {"max_epochs": 30}
-# Gaussian ring (section 2.3): the paper uses 8 layers of 256 in both networks; the default here
-# is 4 x 128 (--ring-layers 256x8 for the paper's), for both networks.
+# Gaussian ring (section 2.3): the paper uses 8 layers of 256 in both networks (--full); the
+# default here is 4 x 128, for both networks.
 RING_LAYERS = (128,) * 4
+PAPER_RING_LAYERS = (256,) * 8
 RING_GAN = {"max_epochs": 30}
 # Breit-Wigner (section 3; the paper's Table 1 has 6 layers of 414 / 187 units, 2 critic
 # updates per generator update, batch 1265, 500 epochs): the estimator's defaults.
@@ -119,30 +111,64 @@ RING_CENTER = (0.5, 0.5)
 RING_RADIUS = 0.25
 RING_WIDTH = 0.05
 RING_BINS = 100
-RING_MIDPOINTS = 5  # midpoint rule per bin and axis for the exact bin probabilities
 BW_MASS = 91.1876
 BW_GAMMA = 2.4952
 BW_WINDOW = (80.0, 100.0)
 BW_BINS = 100
 TOLERANCE = 0.03  # the paper's 3 % on the truth corrections
 QUANTILES = (0.05, 0.5, 0.95)
-SECTIONS = ("camel", "ring", "bw", "throughput")
 STAND_IN_EVENTS = 4096
 
-# option: (default, --quick)
+
+def _layers(text: str) -> tuple[int, ...]:
+    """``256x8`` or ``128,128,64``."""
+    try:
+        if "x" in text:
+            width, depth = text.split("x")
+            layers = (int(width),) * int(depth)
+        else:
+            layers = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        layers = ()
+    if not layers or min(layers) < 1:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxDEPTH or a comma list, got {text!r}")
+    return layers
+
+
 SIZES = {
-    "n_camel": (1_000_000, 5_000),
-    "n_generate": (10_000_000, 50_000),
-    "n_ring": (1_000_000, 5_000),
-    "n_bw": (500_000, 5_000),
-    "n_bw_generate": (1_000_000, 50_000),
-    "n_throughput": (1_000_000, 50_000),
-    "max_epochs_camel": (CAMEL_GAN["max_epochs"], 2),
-    "max_epochs_ring": (RING_GAN["max_epochs"], 2),
-    "max_epochs_bw": (BW_GAN["max_epochs"], 2),
-    "vegas_nitn": (150, 10),
-    "vegas_neval": (10_000, 2_000),
-    "repeats": (3, 1),
+    "n_camel": Size("weighted camel-back training events", 5_000, 1_000_000, 1_000_000),
+    "n_generate": Size(
+        "GAN, exact and VEGAS events of the camel and ring sections", 50_000, 10**7, 10**7
+    ),
+    "n_ring": Size("weighted ring training events", 5_000, 1_000_000, 1_000_000),
+    "n_bw": Size(
+        "weighted Breit-Wigner events (training and hit-or-miss)", 5_000, 500_000, 500_000
+    ),
+    "n_bw_generate": Size(
+        "events per Breit-Wigner GAN (and the exact sample)", 50_000, 1_000_000, 1_000_000
+    ),
+    "n_throughput": Size(
+        "events per timed call in the throughput section", 50_000, 1_000_000, 1_000_000
+    ),
+    "max_epochs_camel": Size(
+        "epochs of the camel GAN", 2, CAMEL_GAN["max_epochs"], CAMEL_GAN["max_epochs"]
+    ),
+    "max_epochs_ring": Size(
+        "epochs of the ring GAN", 2, RING_GAN["max_epochs"], RING_GAN["max_epochs"]
+    ),
+    "max_epochs_bw": Size(
+        "epochs of each Breit-Wigner GAN", 2, BW_GAN["max_epochs"], BW_GAN["max_epochs"]
+    ),
+    "ring_layers": Size(
+        "layers of both ring networks, WIDTHxDEPTH or a comma list",
+        RING_LAYERS,
+        RING_LAYERS,
+        PAPER_RING_LAYERS,
+        type=_layers,
+    ),
+    "vegas_nitn": Size("VEGAS adaption iterations", 10, 150, 150),
+    "vegas_neval": Size("VEGAS evaluations per iteration", 2_000, 10_000, 10_000),
+    "repeats": Size("timed calls per throughput row", 1, 3, 3),
 }
 
 
@@ -450,13 +476,9 @@ def _ring_bulk_share() -> float:
 
 
 def _binned_truth(density, edges: np.ndarray) -> np.ndarray:
-    """Exact bin probabilities on the square grid ``edges`` x ``edges`` (midpoint rule)."""
-    n, k = len(edges) - 1, RING_MIDPOINTS
-    fine = np.linspace(edges[0], edges[-1], n * k + 1)
-    mid = 0.5 * (fine[1:] + fine[:-1])
-    gx, gy = np.meshgrid(mid, mid, indexing="ij")
-    values = density(np.column_stack([gx.ravel(), gy.ravel()])).reshape(n, k, n, k)
-    probs = values.sum(axis=(1, 3))
+    """Exact bin probabilities on the square grid ``edges`` x ``edges``, integrated by the rule
+    of ``metrics.truth_correction_weights`` (Gauss-Legendre in every bin), normalized."""
+    probs = _binned_density(density, [edges, edges])
     return probs / probs.sum()
 
 
@@ -829,125 +851,49 @@ def _throughput_markdown(r: dict, threads) -> str:
 
 
 # ------------------------------------------------------------------ driver
-def _sections(text: str) -> list[str]:
-    names = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = sorted(set(names) - set(SECTIONS))
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"sections must be a comma list of {', '.join(SECTIONS)}; got {text!r}"
-        )
-    return [s for s in SECTIONS if s in names]
+def _section(build, markdown):
+    """A section of the runner from a measurement and its table."""
+
+    def section(r: Run) -> tuple[dict, str]:
+        result = build(r.args, r.device, r.state.setdefault("models", {}))
+        return result, markdown(result)
+
+    return section
 
 
-def _layers(text: str) -> tuple[int, ...]:
-    """``256x8`` or ``128,128,64``."""
-    try:
-        if "x" in text:
-            width, depth = text.split("x")
-            layers = (int(width),) * int(depth)
-        else:
-            layers = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        layers = ()
-    if not layers or min(layers) < 1:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxDEPTH or a comma list, got {text!r}")
-    return layers
+def _throughput_section(r: Run) -> tuple[dict, str]:
+    result = _throughput(r.args, r.device, r.state.setdefault("models", {}))
+    return result, _throughput_markdown(result, r.info["torch_threads"])
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--sections",
-        type=_sections,
-        default=list(SECTIONS),
-        help=f"comma list of {','.join(SECTIONS)} (default: all)",
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="tiny sizes and 2 epochs per GAN: a smoke test"
-    )
-    size_help = {
-        "n_camel": "weighted camel-back training events",
-        "n_generate": "GAN, exact and VEGAS events of the camel and ring sections",
-        "n_ring": "weighted ring training events",
-        "n_bw": "weighted Breit-Wigner events (training and hit-or-miss)",
-        "n_bw_generate": "events per Breit-Wigner GAN (and the exact sample)",
-        "n_throughput": "events per timed call in the throughput section",
-        "max_epochs_camel": "epochs of the camel GAN",
-        "max_epochs_ring": "epochs of the ring GAN",
-        "max_epochs_bw": "epochs of each Breit-Wigner GAN",
-        "vegas_nitn": "VEGAS adaption iterations",
-        "vegas_neval": "VEGAS evaluations per iteration",
-        "repeats": "timed calls per throughput row",
-    }
-    for key, (full, quick) in SIZES.items():
-        parser.add_argument(
-            "--" + key.replace("_", "-"),
-            type=int,
-            default=None,
-            help=f"{size_help[key]} (default {full}; --quick: {quick})",
-        )
+def _add_arguments(parser) -> None:
     parser.add_argument(
         "--camel-encoding",
         choices=("uniform", "hybrid", "unweighted"),
         default="uniform",
         help="encoding of the camel-back training events (default: %(default)s)",
     )
-    parser.add_argument(
-        "--ring-layers",
-        type=_layers,
-        default=RING_LAYERS,
-        help="layers of both ring networks, WIDTHxDEPTH or a comma list (default: 128x4; "
-        "the paper: 256x8)",
-    )
     parser.add_argument("--skip-vegas", action="store_true", help="leave out the VEGAS rows")
     parser.add_argument("--verbose", action="store_true", help="print the GANs' epochs")
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    for key, (full, quick) in SIZES.items():
-        if getattr(args, key) is None:
-            setattr(args, key, quick if args.quick else full)
-        if getattr(args, key) < 1:
-            parser.error(f"--{key.replace('_', '-')} must be positive")
-    device = resolve_device(args.device)
-    limiter = limit_threads(args.threads)  # noqa: F841 (kept alive for the whole run)
-    info = machine_info(device)
-    start = time.perf_counter()
 
-    _warm_up(device)
-    models: dict = {}
-    payload: dict = {
-        "sections": args.sections,
-        "quick": args.quick,
-        "sizes": {key: getattr(args, key) for key in SIZES},
-        "gan_configs": {
-            "camel": CAMEL_GAN,
-            "ring": {**RING_GAN, "layers": list(args.ring_layers)},
-            "bw": BW_GAN,
-            "bw_mmd": BW_MMD,
+
+def main(argv=None) -> int:
+    return run(
+        __doc__.split("\n\n")[0],
+        {
+            "camel": _section(_camel, _camel_markdown),
+            "ring": _section(_ring, _ring_markdown),
+            "bw": _section(_bw, _bw_markdown),
+            "throughput": _throughput_section,
         },
-    }
-    title = "WeightedGANUnweighter vs hit-or-miss and VEGAS" + (" (--quick)" if args.quick else "")
-    tables = [f"{title}. {machine_line(info)}"]
-    builders = {
-        "camel": (_camel, _camel_markdown),
-        "ring": (_ring, _ring_markdown),
-        "bw": (_bw, _bw_markdown),
-        "throughput": (_throughput, lambda r: _throughput_markdown(r, info["torch_threads"])),
-    }
-    for section in args.sections:
-        run, markdown = builders[section]
-        payload[section] = run(args, device, models)
-        tables.append(markdown(payload[section]))
-    write_results(
-        args.output_dir,
-        "unweight_quick" if args.quick else "unweight",
-        payload,
-        "\n\n".join(tables),
-        args=args,
-        info=info,
-        total_s=time.perf_counter() - start,
+        argv,
+        name="unweight",
+        title="WeightedGANUnweighter vs hit-or-miss and VEGAS",
+        sizes=SIZES,
+        add_arguments=_add_arguments,
+        before=lambda r: _warm_up(r.device),
+        constants={"camel": CAMEL_GAN, "ring": RING_GAN, "bw": BW_GAN, "bw_mmd": BW_MMD},
     )
-    return 0
 
 
 if __name__ == "__main__":

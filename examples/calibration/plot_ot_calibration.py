@@ -50,14 +50,16 @@ truth spectrum matches the one it is applied to (or replaced by a simulation-bas
 such as :class:`~skhep_reweight.GaussianAnsatzCalibrator`).
 
 Run with ``python examples/calibration/plot_ot_calibration.py [n_events]`` (events per sample
-and class; default 2 x 10^5, a few seconds). The plots need matplotlib
-(``pip install skhep_reweight[plot]``).
+and class; default 2 x 10^5, a few seconds). With the environment variable
+``SKHEP_REWEIGHT_QUICK=1`` it runs on 2 x 10^4 events, a smoke run whose numbers are noisier. The
+plots need matplotlib (``pip install skhep_reweight[plot]``).
 """
 
 # %%
 # Gaussian example: training set with mu_train = 0, test set with mu_test = 1, both with sigma =
 # 1, epsilon_sim = 0.5 and epsilon_data = 1. Each Bunch holds the simulation rows (y == 0) and
 # then the data rows (y == 1), the layout that ``OTCalibrator.fit(X, y)`` takes.
+import os
 import sys
 
 import matplotlib.pyplot as plt
@@ -66,7 +68,8 @@ import numpy as np
 from skhep_reweight import OTCalibrator
 from skhep_reweight.datasets import make_dijet_calibration, make_smearing_mismodeling
 
-n_events = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+QUICK = os.environ.get("SKHEP_REWEIGHT_QUICK") == "1"  # a smoke run (the tests set it)
+n_events = int(sys.argv[1]) if len(sys.argv) > 1 else (20_000 if QUICK else 200_000)
 mu_train, mu_test = 0.0, 1.0
 smearing = {"sigma": 1.0, "epsilon_sim": 0.5, "epsilon_data": 1.0}
 train = make_smearing_mismodeling(n_events, mu=mu_train, **smearing, random_state=0)

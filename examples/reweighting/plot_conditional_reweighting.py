@@ -15,10 +15,13 @@ Reproduces the synthetic studies of Nachman and Thaler, "Neural conditional rewe
    applied at 150 GeV.
 
 Run with ``python examples/reweighting/plot_conditional_reweighting.py [n_events]`` (events per
-class; default 5x10^4, about three minutes on two CPU cores).
+class; default 5x10^4, about three minutes on two CPU cores). With the environment variable
+``SKHEP_REWEIGHT_QUICK=1`` it is a smoke run of seconds (2000 events, 3 epochs) whose numbers mean
+nothing.
 """
 
 # %%
+import os
 import sys
 
 import matplotlib.pyplot as plt
@@ -28,7 +31,9 @@ from skhep_reweight import ConditionalReweighter, DCTRReweighter
 from skhep_reweight.datasets import make_conditional_gaussians, make_conditional_response
 from skhep_reweight.metrics import weighted_mean_std
 
-n_events = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+QUICK = os.environ.get("SKHEP_REWEIGHT_QUICK") == "1"  # a smoke run (the tests set it)
+n_events = int(sys.argv[1]) if len(sys.argv) > 1 else (2_000 if QUICK else 50_000)
+training = {"max_epochs": 3} if QUICK else {}  # the estimators' own epochs unless QUICK
 fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
 
 # %%
@@ -36,9 +41,9 @@ fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
 train = make_conditional_gaussians(n_events, random_state=0)
 test = make_conditional_gaussians(n_events, random_state=1)
 source, target = test.X[test.y == 0], test.X[test.y == 1]
-conditional = ConditionalReweighter(conditional_features=[1], random_state=0)
+conditional = ConditionalReweighter(conditional_features=[1], random_state=0, **training)
 conditional.fit(train.X, train.y)
-marginal = DCTRReweighter(random_state=0).fit(train.X, train.y)
+marginal = DCTRReweighter(random_state=0, **training).fit(train.X, train.y)
 w_cond, w_marg = conditional.predict_weights(source), marginal.predict_weights(source)
 w_exact = test.weight_function(source)
 
@@ -79,7 +84,8 @@ at_zero = np.column_stack([grid, np.zeros_like(grid)])
 ax = axes[1, 0]
 ax.plot(grid, hole.weight_function(at_zero), "k-", label="exact")
 for method in ("joint", "ratio", "marginal_then_conditional"):
-    rw = ConditionalReweighter([1], method=method, random_state=0).fit(hole.X, hole.y)
+    rw = ConditionalReweighter([1], method=method, random_state=0, **training)
+    rw.fit(hole.X, hole.y)
     ax.plot(grid, rw.predict_weights(at_zero), label=method)
 ax.set(xlabel="response x - x' at x' = 0 (inside the hole)", ylabel="w(x | x' = 0)")
 ax.set(yscale="log", ylim=(1e-2, 1e7))
@@ -95,7 +101,8 @@ def features(X):
     return np.column_stack([X[:, 0] / X[:, 1], X[:, 1]])
 
 
-rw = ConditionalReweighter([1], random_state=0).fit(features(response.X), response.y)
+rw = ConditionalReweighter([1], random_state=0, **training)
+rw.fit(features(response.X), response.y)
 at_150 = make_conditional_response(n_events, truth_values=[150.0], random_state=1)
 src150, tgt150 = at_150.X[at_150.y == 0], at_150.X[at_150.y == 1]
 r_src, r_tgt = src150[:, 0] / src150[:, 1], tgt150[:, 0] / tgt150[:, 1]

@@ -10,11 +10,14 @@ mu = 1.5, at generator level and, with the same weights, at simulation level (x_
 0.5^2)). The exact weight (eq. 10) is drawn next to the learned one.
 
 Run with ``python examples/reweighting/plot_parametrized_gaussian.py [n_events]``; the paper used
-10^6 events, the default here is 2x10^5 so that it runs in about a minute on a laptop CPU.
+10^6 events, the default here is 2x10^5 so that it runs in about a minute on a laptop CPU. With the
+environment variable ``SKHEP_REWEIGHT_QUICK=1`` it is a smoke run of seconds (5000 events, 2
+epochs) whose numbers mean nothing.
 """
 
 # %%
 # The data: nominal events (y == 0, theta = NaN) and target events at random mu (y == 1).
+import os
 import sys
 
 import matplotlib.pyplot as plt
@@ -24,13 +27,16 @@ from skhep_reweight import DCTRReweighter
 from skhep_reweight.datasets import make_parametrized_gaussian
 from skhep_reweight.metrics import weighted_mean_std
 
-n_events = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+QUICK = os.environ.get("SKHEP_REWEIGHT_QUICK") == "1"  # a smoke run (the tests set it)
+n_events = int(sys.argv[1]) if len(sys.argv) > 1 else (5_000 if QUICK else 200_000)
+training = {"max_epochs": 2} if QUICK else {}  # the estimator's own epochs unless QUICK
 train = make_parametrized_gaussian(n_samples=n_events, random_state=0)
 
 # %%
 # The parametrized reweighter: three hidden layers of 50 as in the paper; theta enters the
 # network next to x_G.
-rw = DCTRReweighter(random_state=0, verbose=1).fit(train.X, train.y, theta=train.theta)
+rw = DCTRReweighter(random_state=0, verbose=1, **training)
+rw.fit(train.X, train.y, theta=train.theta)
 
 # %%
 # Evaluate on fresh events: the nominal sample, and a sample generated at mu = 1.5 with its
@@ -84,3 +90,4 @@ for ax, x, truth, level in (
 axes[1].set_xlabel("x")
 fig.tight_layout()
 fig.savefig("parametrized_gaussian.png", dpi=100)
+print("wrote parametrized_gaussian.png")

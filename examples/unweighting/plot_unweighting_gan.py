@@ -52,8 +52,10 @@ about 3 GB of memory. The network settings are the constants below. Run with
     python examples/unweighting/plot_unweighting_gan.py [n_events [max_epochs]]
 
 ``python examples/unweighting/plot_unweighting_gan.py 20000 2`` is a smoke run of about 20 s (its
-GANs are far from converged). The plots need matplotlib (``pip install skhep_reweight[plot]``);
-the VEGAS curves need ``pip install vegas``.
+GANs are far from converged); with the environment variable ``SKHEP_REWEIGHT_QUICK=1`` the
+defaults shrink to 2000 events, 2 epochs and 10 VEGAS iterations of 1000 evaluations (seconds).
+The plots need matplotlib (``pip install skhep_reweight[plot]``); the VEGAS curves need
+``pip install vegas``.
 """
 
 # %%
@@ -62,6 +64,7 @@ the VEGAS curves need ``pip install vegas``.
 # 10^6 events, here five times, which keeps the number of generator steps (about 80 an epoch)
 # up with the smaller sample. The ring needs a wider generator (the paper: eight layers of 256
 # in both players).
+import os
 import sys
 import time
 
@@ -97,9 +100,13 @@ TOLERANCE = 0.03  # "within 3%": |w_G - 1| < TOLERANCE
 
 VEGAS_ITERATIONS = 150  # adaptation steps of the optional VEGAS comparison
 VEGAS_EVALUATIONS = 10_000  # integrand evaluations per adaptation step
+SHOWN_WEIGHTS = 2000  # training events whose weights Fig. 1 draws
 
-n_events = int(sys.argv[1]) if len(sys.argv) > 1 else N_EVENTS
-max_epochs = int(sys.argv[2]) if len(sys.argv) > 2 else MAX_EPOCHS
+QUICK = os.environ.get("SKHEP_REWEIGHT_QUICK") == "1"  # a smoke run (the tests set it)
+n_events = int(sys.argv[1]) if len(sys.argv) > 1 else (2_000 if QUICK else N_EVENTS)
+max_epochs = int(sys.argv[2]) if len(sys.argv) > 2 else (2 if QUICK else MAX_EPOCHS)
+vegas_iterations = 10 if QUICK else VEGAS_ITERATIONS
+vegas_evaluations = 1_000 if QUICK else VEGAS_EVALUATIONS
 n_generated = GENERATED_PER_EVENT * n_events
 
 try:  # optional: the VEGAS weight distributions of Figs. 2 and 3
@@ -130,8 +137,11 @@ def train(X, sample_weight, generator, discriminator, n_critic, batch_size, labe
 
 
 def within(w, mask=None):
-    """Share of the events (inside the binned range, and inside ``mask``) with |w - 1| < 3%."""
+    """Share of the events (inside the binned range, and inside ``mask``) with |w - 1| < 3%;
+    NaN when there are none (a GAN trained briefly may leave a region empty)."""
     keep = np.isfinite(w) if mask is None else np.isfinite(w) & mask
+    if not np.any(keep):
+        return float("nan")
     return float(np.mean(np.abs(w[keep] - 1.0) < TOLERANCE))
 
 
@@ -163,8 +173,8 @@ def vegas_weights(density, ranges, n, seed):
     integrator = vegas.Integrator(ranges, ran_array_generator=lambda size: rng.uniform(size=size))
     integrator(
         vegas.lbatchintegrand(lambda x: density(np.asarray(x))),
-        nitn=VEGAS_ITERATIONS,
-        neval=VEGAS_EVALUATIONS,
+        nitn=vegas_iterations,
+        neval=vegas_evaluations,
     )
     y = rng.uniform(size=(n, len(ranges)))
     x = np.asarray(integrator.map(y))
@@ -261,7 +271,7 @@ print(
 )
 if vegas_camel is not None:
     print(
-        f"VEGAS map ({VEGAS_ITERATIONS} iterations): eps_uw = "
+        f"VEGAS map ({vegas_iterations} iterations): eps_uw = "
         f"{unweighting_efficiency(vegas_camel):.4f}, weights within 3% of one: "
         f"{within(vegas_camel):.3f}"
     )
@@ -269,7 +279,7 @@ if vegas_camel is not None:
 # %%
 # Fig. 1: training data (top) and GAN events against the truth (bottom), one column per
 # encoding. Top: the events' own histogram Q_T, the weighted histogram w Q_T that stands for P,
-# and (right axis) the weights of 2000 of the events.
+# and (right axis) the weights of 2000 of the events (all of them in a smaller sample).
 fig = plt.figure(figsize=(15, 9))
 grid = fig.add_gridspec(2, 3, hspace=0.3, wspace=0.4)
 coarse = np.linspace(*camel_range, 61)
@@ -293,7 +303,7 @@ for column, (name, label) in enumerate(encodings.items()):
     ax.set(xlabel="x", ylabel="density", xlim=(-4.0, 6.0))
     ax.set_title(f"training data, {label}")
     weight_axis = ax.twinx()
-    shown = np.random.RandomState(5).choice(len(x), 2000, replace=False)
+    shown = np.random.RandomState(5).choice(len(x), min(SHOWN_WEIGHTS, len(x)), replace=False)
     weight_axis.plot(x[shown], w[shown], ".", color="C3", ms=2)
     weight_axis.set_ylabel("weight w", color="C3")
     weight_axis.set_ylim(0.0, 1.4 * w.max())
@@ -347,6 +357,9 @@ correction_bins = np.linspace(0.5, 1.5, 101)
 def correction_hist(ax, w, mask=None, **style):
     """Histogram of truth corrections as a share of the events, the overflow in the edge bins."""
     keep = np.isfinite(w) if mask is None else np.isfinite(w) & mask
+    if not np.any(keep):  # nothing to draw; keep the entry in the legend
+        ax.plot([], [], **{**style, "label": style.get("label", "") + " (no events)"})
+        return
     values = np.clip(w[keep], correction_bins[0], correction_bins[-1])
     ax.hist(
         values,
