@@ -1,17 +1,26 @@
-"""Checks every public estimator passes: scikit-learn's common checks, and the shared invariants
-(shapes, finiteness, unit weights equal no weights, clone, pickle round trip, same seed, same
-result).
+"""The one place for what every public estimator must do: scikit-learn's common checks, and the
+shared invariants (shapes, finiteness, unit weights equal no weights, clone, pickle round trip,
+same seed same numbers, the training history, one bad-input matrix, the GPU round trip).
 
 A new estimator joins by adding an instance to ``ESTIMATORS`` (small and fast: these run on tiny
-data) with its expected failures, and a case to ``INVARIANT_CASES``.
+data) with its expected failures, and a :class:`Case` to ``CASES``. Per-estimator test files do
+not repeat these checks.
 """
 
 import pickle
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhep_reweight import (
@@ -19,6 +28,7 @@ from skhep_reweight import (
     DCTRReweighter,
     GaussianAnsatzCalibrator,
     OTCalibrator,
+    SRGNFitter,
     WeightedGANUnweighter,
 )
 from skhep_reweight.datasets import (
@@ -27,6 +37,7 @@ from skhep_reweight.datasets import (
     make_gaussian_reweighting,
     make_gaussian_smearing,
     make_gaussian_transport,
+    make_parametrized_gaussian,
     make_smearing_mismodeling,
 )
 
@@ -76,98 +87,226 @@ def test_sklearn_compatible_estimator(estimator, check):
     assert estimator.get_params(deep=False) == params
 
 
-def _gaussian_pair():
-    data = make_gaussian_reweighting(n_samples=400, random_state=0)
-    return data.X, data.y
+@dataclass
+class Case:
+    """An estimator with the data it fits on, and the output the invariants compare.
+
+    ``fit`` returns the positional and keyword arguments of ``fit`` (``sample_weight`` is added by
+    the tests; it weights the rows of the first argument); ``output(fitted, args)`` the numbers a
+    user takes from the fitted estimator; ``predict`` the method that takes new events, checked
+    for the feature count (None when there is none).
+    """
+
+    estimator: Any
+    fit: Callable[[], tuple[tuple, dict]]
+    output: Callable[[Any, tuple], np.ndarray]
+    predict: str | None
+
+    def __repr__(self) -> str:
+        params = self.estimator.get_params(deep=False)
+        detail = params.get("method") or ""
+        return f"{type(self.estimator).__name__}{'-' + detail if detail else ''}"
 
 
-def _conditional_pair():
-    data = make_conditional_gaussians(n_samples=400, random_state=0)
-    return data.X, data.y
+def _xy(make):
+    def fit():
+        data = make()
+        return (data.X, data.y), {}
+
+    return fit
 
 
-def _mismodeling_pair():
-    data = make_smearing_mismodeling(400, random_state=0)
-    return data.X, data.y
+def _method(name):
+    return lambda fitted, args: getattr(fitted, name)(args[0])
 
 
-def _transport_pair():
-    data = make_gaussian_transport(200, random_state=0)
-    return data.X, data.y
+def _srgn_fit():
+    nominal = make_parametrized_gaussian(600, random_state=0)
+    data = make_parametrized_gaussian(500, target_theta=[1.0], random_state=100)
+    sim = nominal.y == 0
+    return (data.X_sim[data.y == 1],), {
+        "X_sim": nominal.X_sim[sim],
+        "X_gen": nominal.X[sim],
+    }
 
 
-def _camel_events():
-    data = make_camel_back(400, encoding="hybrid", random_state=0)
-    return data.X, None
+def _quadratic_classifier():
+    return make_pipeline(StandardScaler(), PolynomialFeatures(2), LogisticRegression())
 
 
-def _sample_like(fitted, X):
-    """A generator's output: as many events as X has rows, from a fixed seed."""
-    return fitted.sample(X.shape[0], random_state=0)
+_SRGN = SRGNFitter(
+    make_parametrized_gaussian(1).weight_function,  # the exact weights; picklable
+    bounds=[(-2.0, 2.0)],
+    classifier=_quadratic_classifier(),
+    ftol=1e-2,
+    device="cpu",
+    random_state=0,
+)
 
-
-def _smearing_pair():
-    data = make_gaussian_smearing(800, random_state=0)
-    return data.X, data.z
-
-
-# (estimator, data maker, the method whose output the invariants compare)
-INVARIANT_CASES = [
-    (DCTRReweighter(max_epochs=5, random_state=0, device="cpu"), _gaussian_pair, "predict_weights"),
+CASES = [
+    Case(
+        DCTRReweighter(max_epochs=5, random_state=0, device="cpu"),
+        _xy(lambda: make_gaussian_reweighting(n_samples=400, random_state=0)),
+        _method("predict_weights"),
+        "predict_weights",
+    ),
     *[
-        (
+        Case(
             ConditionalReweighter([1], method=method, max_epochs=5, random_state=0, device="cpu"),
-            _conditional_pair,
+            _xy(lambda: make_conditional_gaussians(n_samples=400, random_state=0)),
+            _method("predict_weights"),
             "predict_weights",
         )
         for method in ("joint", "ratio", "marginal_then_conditional")
     ],
-    (
+    Case(
         GaussianAnsatzCalibrator(max_epochs=5, random_state=0, device="cpu"),
-        _smearing_pair,
+        lambda: (
+            (
+                make_gaussian_smearing(800, random_state=0).X,
+                make_gaussian_smearing(800, random_state=0).z,
+            ),
+            {},
+        ),
+        _method("predict"),
         "predict",
     ),
-    (OTCalibrator(), _mismodeling_pair, "transform"),
-    (OTCalibrator(method="discrete"), _transport_pair, "transform"),
-    (
-        OTCalibrator(method="neural", max_epochs=3, random_state=0, device="cpu"),
-        _transport_pair,
+    Case(
+        OTCalibrator(),
+        _xy(lambda: make_smearing_mismodeling(400, random_state=0)),
+        _method("transform"),
         "transform",
     ),
-    (
-        WeightedGANUnweighter(max_epochs=3, random_state=0, device="cpu"),
-        _camel_events,
-        _sample_like,
+    Case(
+        OTCalibrator(method="discrete"),
+        _xy(lambda: make_gaussian_transport(200, random_state=0)),
+        _method("transform"),
+        "transform",
     ),
+    Case(
+        OTCalibrator(method="neural", max_epochs=3, random_state=0, device="cpu"),
+        _xy(lambda: make_gaussian_transport(200, random_state=0)),
+        _method("transform"),
+        "transform",
+    ),
+    Case(
+        WeightedGANUnweighter(max_epochs=3, random_state=0, device="cpu"),
+        lambda: ((make_camel_back(400, encoding="hybrid", random_state=0).X,), {}),
+        lambda fitted, args: fitted.sample(args[0].shape[0], random_state=0),
+        "score",
+    ),
+    Case(_SRGN, _srgn_fit, lambda fitted, args: fitted.theta_, None),
 ]
 
 
-def _output(fitted, method, X):
-    return method(fitted, X) if callable(method) else getattr(fitted, method)(X)
+def _fit(estimator, case: Case, **extra):
+    args, kwargs = case.fit()
+    return clone(estimator).fit(*args, **kwargs, **extra), args
 
 
-@pytest.mark.parametrize(
-    ("estimator", "make_data", "method"),
-    INVARIANT_CASES,
-    ids=lambda v: type(v).__name__ if hasattr(v, "fit") else "",
-)
-def test_shared_invariants(estimator, make_data, method):
-    X, y = make_data()
-    fitted = clone(estimator).fit(X, y)
-    out = _output(fitted, method, X)
-    assert out.shape[0] == X.shape[0]
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_shared_invariants(case):
+    fitted, args = _fit(case.estimator, case)
+    out = np.asarray(case.output(fitted, args))
+    if case.predict is not None and case.predict != "score":
+        assert out.shape[0] == args[0].shape[0]
     assert np.all(np.isfinite(out))
     # unit weights are no weights, to the last bit
-    with_ones = clone(estimator).fit(X, y, sample_weight=np.ones(len(X)))
-    np.testing.assert_array_equal(_output(with_ones, method, X), out)
-    # same seed, same result
-    np.testing.assert_array_equal(_output(clone(estimator).fit(X, y), method, X), out)
+    with_ones, _ = _fit(case.estimator, case, sample_weight=np.ones(len(args[0])))
+    np.testing.assert_array_equal(case.output(with_ones, args), out)
+    # same seed, same result; another seed, other numbers (the exact methods have no seed)
+    np.testing.assert_array_equal(case.output(_fit(case.estimator, case)[0], args), out)
+    if _is_neural(fitted):
+        other, _ = _fit(case.estimator.set_params(random_state=1), case)
+        case.estimator.set_params(random_state=0)
+        assert not np.array_equal(case.output(other, args), out)
     # clone gives an unfitted copy with the same parameters
     fresh = clone(fitted)
-    assert fresh.get_params() == fitted.get_params()
+    assert fresh.get_params().keys() == fitted.get_params().keys()
     assert not any(k.endswith("_") and not k.startswith("_") for k in vars(fresh))
-    # pickle round trip predicts the same
-    np.testing.assert_array_equal(_output(pickle.loads(pickle.dumps(fitted)), method, X), out)
+    # pickle round trip gives the same numbers
+    np.testing.assert_array_equal(case.output(pickle.loads(pickle.dumps(fitted)), args), out)
+
+
+def _is_neural(fitted) -> bool:
+    return hasattr(fitted, "net_") or (
+        hasattr(fitted, "n_iter_") and not isinstance(fitted, SRGNFitter)
+    )
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.predict is not None], ids=repr)
+def test_training_history_the_scikit_learn_way(case):
+    fitted, _ = _fit(case.estimator, case)
+    if not hasattr(fitted, "net_"):
+        pytest.skip("no network trained")
+    assert fitted.n_iter_ >= 1
+    assert fitted.loss_curve_.shape == (len(fitted.net_.history),) or isinstance(
+        fitted, ConditionalReweighter
+    )
+    assert np.all(np.isfinite(fitted.loss_curve_))
+
+
+def _bad_inputs(case: Case):
+    """(what, fit arguments, keyword arguments, error, message) that every estimator refuses."""
+    args, kwargs = case.fit()
+    X = args[0]
+    n = X.shape[0]
+    rest = args[1:]
+
+    def with_x(values):
+        return (values, *rest)
+
+    nan, inf = X.copy(), X.copy()
+    nan[1, 0], inf[2, 0] = np.nan, np.inf
+    zero = np.zeros(n)
+    return [
+        ("NaN", with_x(nan), kwargs, ValueError, "NaN"),
+        ("inf", with_x(inf), kwargs, ValueError, "inf"),
+        ("empty", (X[:0], *(r[:0] for r in rest)), kwargs, ValueError, "0 sample|empty|no event"),
+        (
+            "weight length",
+            args,
+            {**kwargs, "sample_weight": np.ones(n - 1)},
+            ValueError,
+            "sample_weight",
+        ),
+        ("zero-sum weights", args, {**kwargs, "sample_weight": zero}, ValueError, "zero"),
+    ]
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_bad_input_is_refused_with_a_clear_error(case):
+    for what, args, kwargs, error, match in _bad_inputs(case):
+        estimator = clone(case.estimator)
+        with pytest.raises(error, match=match):
+            estimator.fit(*args, **kwargs)
+        assert not [k for k in vars(estimator) if k.endswith("_") and not k.startswith("_")], what
+    if case.predict is not None:
+        fitted, args = _fit(case.estimator, case)
+        X = args[0]
+        with pytest.raises(ValueError, match="features"):
+            getattr(fitted, case.predict)(np.hstack([X, X[:, :1]]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if "device" in c.estimator.get_params()], ids=repr
+)
+def test_gpu_training_and_unpickling_on_a_cpu_only_machine(case, monkeypatch):
+    fitted, args = _fit(case.estimator.set_params(device="cuda"), case)
+    case.estimator.set_params(device="cpu")
+    if not _is_neural(fitted) and not isinstance(fitted, SRGNFitter):
+        pytest.skip("no network trained")
+    on_gpu = np.asarray(case.output(fitted, args))
+    blob = pickle.dumps(fitted)
+    # unpickle as a machine without CUDA would: skorch maps the tensors to the CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*CUDA.*", category=UserWarning)
+        on_cpu = pickle.loads(blob)
+    if hasattr(on_cpu, "net_"):
+        assert str(on_cpu.net_.device) == "cpu"
+    np.testing.assert_allclose(case.output(on_cpu, args), on_gpu, rtol=1e-4, atol=1e-6)
 
 
 def _check_name(check) -> str:
