@@ -29,7 +29,6 @@ from ._validation import check_event_weights, check_score_labels
 
 __all__ = [
     "FLOAT_DTYPES",
-    "NETWORK_PARAMETERS_DOC",
     "BaseReweighter",
     "EstimatorMixin",
     "fit_method",
@@ -38,26 +37,6 @@ __all__ = [
 
 #: Input dtypes kept as they are; anything else is converted to float64.
 FLOAT_DTYPES = [np.float64, np.float32]
-
-#: The numpydoc block of the flat network parameters, the same in every neural estimator.
-NETWORK_PARAMETERS_DOC = """\
-    learning_rate : float
-        AdamW learning rate.
-    batch_size : int
-    max_epochs : int
-    early_stopping : bool
-        Hold out ``validation_fraction`` of the events, stop after ``n_iter_no_change`` epochs
-        without improvement of the validation loss and keep the best epoch's network.
-    validation_fraction : float
-    n_iter_no_change : int
-    weight_decay : float
-        AdamW's decoupled weight decay.
-    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
-        Where the network trains and predicts; "auto" takes the GPU when there is one.
-    random_state : int, RandomState instance or None, default=None
-        Seeds everything; with an int, two fits on the CPU give identical results.
-    verbose : int, default=0
-        0 is silent, 1 shows a progress bar over epochs, 2 adds the per-epoch table."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -1,4 +1,9 @@
-"""GaussianAnsatzCalibrator: prior-independent maximum-likelihood calibration and resolution."""
+"""GaussianAnsatzCalibrator: prior-independent maximum-likelihood calibration and resolution.
+
+The module stays whole past 400 lines: about 200 of its lines are the docstrings that carry the
+paper's equations and the calibrator's conventions, and the code (about 280 lines) is one
+estimator.
+"""
 
 from __future__ import annotations
 
