@@ -10,7 +10,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -21,16 +20,7 @@ from skhep_reweight import DCTRReweighter, SRGNFitter
 from skhep_reweight.datasets import make_parameter_dependent_response, make_parametrized_gaussian
 from skhep_reweight.fit import dctr_cross_entropy, weighted_auc
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Train on one CPU thread. The networks here are small: a second intra-op thread gains
-    nothing, and on a busy two-core machine the two threads wait for each other (the file ran
-    ten times slower with torch's default of one thread per core)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 N = 50_000  # events a sample, the size the issue asks the 1-D fits to work at

@@ -14,16 +14,7 @@ from skhep_reweight.datasets import make_breit_wigner, make_camel_back, make_gau
 from skhep_reweight.metrics import truth_correction_weights
 from skhep_reweight.unweight import hit_or_miss, unweighting_efficiency
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Train on one CPU thread. The networks here are small: a second intra-op thread gains
-    nothing, and on a busy two-core machine the two threads wait for each other (the file ran
-    ten times slower with torch's default of one thread per core)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ----------------------------------------------------------------------------- hit-or-miss
