@@ -41,9 +41,12 @@ Contents
   generative network trained on weighted ones, with hit-or-miss unweighting as the baseline.
 - :mod:`skhep_reweight.datasets`: the papers' synthetic examples with their exact answers.
 - :mod:`skhep_reweight.metrics`: effective sample size, weighted KS distance, two-sample AUC.
+- :func:`save` and :func:`load`: a fitted estimator stored as data (arrays and a JSON header in
+  an ``.npz`` archive) in a file that cannot run code when it is loaded, unlike a pickle.
 """
 
 from . import datasets, metrics
+from ._persist import load, save
 from .calibrate import GaussianAnsatzCalibrator, OTCalibrator
 from .fit import SRGNFitter
 from .reweight import ConditionalReweighter, DCTRReweighter, weights_from_classifier
@@ -60,6 +63,8 @@ __all__ = [
     "WeightedGANUnweighter",
     "__version__",
     "datasets",
+    "load",
     "metrics",
+    "save",
     "weights_from_classifier",
 ]
