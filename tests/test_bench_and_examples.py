@@ -33,7 +33,9 @@ SCRIPTS = BENCH + EXAMPLES
 NEEDS = {
     "bench_dctr_vs_hep_ml.py": ("hep_ml",),
     "bench_ot.py": ("ot",),
+    "bench_export.py": ("onnxruntime",),
     **{path.name: ("matplotlib",) for path in EXAMPLES},
+    "plot_export_onnx.py": ("matplotlib", "onnxruntime"),
 }
 PARALLEL = 2  # scripts at once, each on one thread
 TIMEOUT_S = 600  # per script: a hung script fails instead of blocking the suite
