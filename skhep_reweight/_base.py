@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -203,7 +204,7 @@ def stack_samples(
     return X, y, weight
 
 
-class BaseReweighter(EstimatorMixin, ClassifierMixin, BaseEstimator):
+class BaseReweighter(EstimatorMixin, ClassifierMixin, BaseEstimator, ABC):
     """A reweighter: learns :math:`w(x) = q(x)/p(x)` from a source (y == 0) and a target
     (y == 1) sample.
 
@@ -238,9 +239,9 @@ class BaseReweighter(EstimatorMixin, ClassifierMixin, BaseEstimator):
         return self.fit(X, y, sample_weight=weight)
 
     # -------------------------------------------------------------- the subclass's part
+    @abstractmethod
     def _log_ratio(self, features: np.ndarray) -> tuple[np.ndarray, int]:
         """The clipped log-ratio on validated features, and how many events were clipped."""
-        raise NotImplementedError
 
     def _prediction_input(self, X: Any) -> np.ndarray:
         """Validated features for :meth:`_log_ratio` (a subclass may take more arguments)."""

@@ -42,7 +42,10 @@ class LogisticReweighter(BaseReweighter):
 
 @parametrize_with_checks([LogisticReweighter()])
 def test_a_few_lines_pass_the_common_checks(estimator, check):
+    # scikit-learn's check raises on any failure; no check may change the shared instance
+    params = estimator.get_params()
     check(estimator)
+    assert estimator.get_params() == params
 
 
 def _shifted_gaussians(n, seed):
@@ -105,6 +108,15 @@ def test_friendly_input_errors():
     frame = pd.DataFrame({"pt": X, "mu": ["a"] * 100})
     with pytest.raises(ValueError, match="column 'mu'"):
         LogisticReweighter().fit(frame, y)
+
+
+def test_a_reweighter_without_a_log_ratio_cannot_be_made():
+    class Incomplete(BaseReweighter):
+        def fit(self, X, y):
+            return self
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete()
 
 
 def test_interrupted_fit_raises_and_leaves_no_fitted_model():
