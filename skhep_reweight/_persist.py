@@ -37,7 +37,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +47,7 @@ import torch
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.utils import Bunch
 
+from ._files import atomic_file
 from ._nn.gan import WeightedGAN
 from ._nn.modules import MLP, GaussianAnsatzNetwork, MarginalConditionalMLP
 from ._nn.nets import AlternatingNet, DonskerVaradhanNet, WeightedNet
@@ -426,16 +426,8 @@ def save(estimator: Any, path: str | os.PathLike) -> Path:
     text = json.dumps(header, allow_nan=False, separators=(",", ":"))
     entries = {HEADER_KEY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8), **encoder.arrays}
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        # "x": a new file with the user's default permissions; a file object keeps numpy from
-        # appending ".npz" to the name
-        with open(temporary, "xb") as stream:
-            np.savez(stream, **entries)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as stream:
+        np.savez(stream, **entries)
     return path
 
 

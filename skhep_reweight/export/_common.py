@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from .._files import atomic_file
 
 __all__ = ["cpu_module", "export_module", "import_onnx", "write_atomically"]
 
@@ -31,16 +32,10 @@ def import_onnx() -> Any:
 def write_atomically(model: Any, path: str | os.PathLike) -> Path:
     """Save an ONNX ModelProto with all tensors inside the file: to a temporary file in the
     destination folder first, then moved in place (a failure leaves no partial file)."""
-    onnx = import_onnx()
+    import_onnx()
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        onnx.save_model(model, tmp, save_as_external_data=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as stream:
+        stream.write(model.SerializeToString())
     return path
 
 

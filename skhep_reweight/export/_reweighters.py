@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ..reweight._weights import _max_log_ratio
 from ._common import cpu_module, export_module, import_onnx, write_atomically
 from ._sklearn import sklearn_model
 
@@ -42,13 +43,6 @@ __all__ = ["export_gan", "export_reweighter"]
 # Rows of the example inputs used to trace the networks (any number above one: the batch
 # dimension is declared dynamic).
 _EXAMPLE_ROWS = 4
-
-
-def _max_log_ratio(proba_clip: float) -> float:
-    """The clip bound log((1 - c)/c) of a log-ratio (the package's own rule)."""
-    from ..reweight._weights import _max_log_ratio as bound
-
-    return bound(proba_clip)
 
 
 # ------------------------------------------------------------------------- torch modules

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..reweight._weights import _max_log_ratio
 from ._common import BATCH, INSTALL_HINT, import_onnx
 
 __all__ = ["sklearn_model"]
@@ -19,13 +20,6 @@ _REASON_CHARS = 120
 # The smallest default-domain opset of a graph assembled around skl2onnx's (the tail's
 # operators: Gather, Cast, Log, Sub, Add, Min, Max, Exp, Concat).
 _MIN_SKLEARN_OPSET = 13
-
-
-def _max_log_ratio(proba_clip: float) -> float:
-    """The clip bound log((1 - c)/c) of a log-ratio (the package's own rule)."""
-    from ..reweight._weights import _max_log_ratio as bound
-
-    return bound(proba_clip)
 
 
 # ------------------------------------------------------- a user's scikit-learn classifier
