@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._validation import check_event_weights, check_score_labels
@@ -32,7 +36,9 @@ __all__ = [
     "FLOAT_DTYPES",
     "BaseReweighter",
     "EstimatorMixin",
+    "OutOfRangeWarning",
     "fit_method",
+    "outside_range",
     "stack_samples",
 ]
 
@@ -40,6 +46,64 @@ __all__ = [
 FLOAT_DTYPES = [np.float64, np.float32]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class OutOfRangeWarning(UserWarning):
+    """Events lie outside the feature ranges seen in training.
+
+    A classifier's output there is an extrapolation, not a measurement: a boosted-tree
+    reweighter, for one, can give weights of 1e16 to events beyond the source's support. The
+    warning counts the events and names the features; ``feature_range_`` on the fitted
+    reweighter holds the ranges.
+    """
+
+
+def outside_range(features: np.ndarray, feature_range: np.ndarray) -> np.ndarray:
+    """Boolean mask of shape (n_samples, n_features): True where a value lies below the
+    training minimum or above the training maximum of its feature (``feature_range`` is the
+    (2, n_features) array of a fitted reweighter's ``feature_range_``)."""
+    features = np.asarray(features)
+    return (features < feature_range[0]) | (features > feature_range[1])
+
+
+# Features named in the warning; the rest are counted.
+_LISTED_FEATURES = 5
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside this package
+    (the user's call), however deep inside the package it is raised."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def _range_message(
+    mask: np.ndarray, features: np.ndarray, feature_range: np.ndarray, names: Any
+) -> str:
+    """'k of n events ...' with the features concerned, for :class:`OutOfRangeWarning`."""
+    n_out = int(np.count_nonzero(mask.any(axis=1)))
+    parts = []
+    columns = np.flatnonzero(mask.any(axis=0))
+    for j in columns[:_LISTED_FEATURES]:
+        below = int(np.count_nonzero(features[:, j] < feature_range[0, j]))
+        above = int(np.count_nonzero(features[:, j] > feature_range[1, j]))
+        name = repr(str(names[j])) if names is not None else str(j)
+        parts.append(
+            f"feature {name} [{feature_range[0, j]:.6g}, {feature_range[1, j]:.6g}]: "
+            f"{below} below, {above} above"
+        )
+    if columns.size > _LISTED_FEATURES:
+        parts.append(f"and {columns.size - _LISTED_FEATURES} more features")
+    return (
+        f"{n_out} of {features.shape[0]} events lie outside the feature ranges seen in training "
+        f"({'; '.join(parts)}); their weights extrapolate the classifier beyond its training "
+        "data"
+    )
 
 
 def fit_method(fit: F) -> F:
@@ -238,6 +302,52 @@ class BaseReweighter(EstimatorMixin, ClassifierMixin, BaseEstimator, ABC):
         X, y, weight = stack_samples(source, target, source_weight, target_weight)
         return self.fit(X, y, sample_weight=weight)
 
+    def _validate_fit_input(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``fit``'s X and y validated, and ``feature_range_`` recorded.
+
+        A second sample passed where the labels belong (hep_ml's ``fit(original, target)``)
+        gets an error pointing to the two-sample form.
+        """
+        labels = np.asarray(y) if hasattr(y, "shape") or isinstance(y, list) else None
+        if (
+            labels is not None
+            and labels.ndim >= 2
+            and (labels.shape[1:] != (1,) or np.unique(labels).size > 2)
+        ):
+            raise ValueError(
+                f"y must be the labels of X (0 for source rows, 1 for target rows), got an "
+                f"array of shape {np.shape(y)}: it looks like a second sample. fit(X, y) takes "
+                "both samples stacked; for the two-sample form of hep_ml's "
+                "GBReweighter.fit(original, target) call fit_samples(source, target, "
+                "source_weight, target_weight), or import the hep_ml names from "
+                "skhep_reweight.compat.hep_ml"
+            )
+        X, y = self._validate_input(X, y, reset=True)
+        if type_of_target(y) == "continuous":
+            raise ValueError(
+                "y must be the labels of X (0 for source rows, 1 for target rows), but it holds "
+                "continuous values: if it is a second sample, call fit_samples(source, target) "
+                "or use skhep_reweight.compat.hep_ml, whose fit(original, target) follows hep_ml"
+            )
+        if X.shape[0]:
+            self.feature_range_ = np.vstack([X.min(axis=0), X.max(axis=0)]).astype(np.float64)
+        return X, y
+
+    def _warn_out_of_range(self, features: np.ndarray) -> None:
+        """Warn (:class:`OutOfRangeWarning`) when events lie outside ``feature_range_``."""
+        feature_range = getattr(self, "feature_range_", None)
+        if feature_range is None:  # a model saved before the ranges were recorded
+            return
+        X = features[:, : feature_range.shape[1]]
+        mask = outside_range(X, feature_range)
+        if mask.any():
+            names = getattr(self, "feature_names_in_", None)
+            warnings.warn(
+                _range_message(mask, X, feature_range, names),
+                OutOfRangeWarning,
+                stacklevel=_caller_stacklevel(),
+            )
+
     # -------------------------------------------------------------- the subclass's part
     @abstractmethod
     def _log_ratio(self, features: np.ndarray) -> tuple[np.ndarray, int]:
@@ -269,14 +379,23 @@ class BaseReweighter(EstimatorMixin, ClassifierMixin, BaseEstimator, ABC):
         Returns
         -------
         weights : ndarray of shape (n_samples,)
+
+        Warns
+        -----
+        OutOfRangeWarning
+            When events lie outside the feature ranges seen in training (``feature_range_``),
+            with their count per feature: the weights there are extrapolations.
         """
         features = self._prediction_input(X, **params)
+        self._warn_out_of_range(features)
         log_ratio, _ = self._log_ratio(features)
         return np.exp(log_ratio) * check_event_weights(sample_weight, features.shape[0])
 
     def decision_function(self, X: Any, **params: Any) -> np.ndarray:
         """The clipped log density ratio; positive favours the target class."""
-        return self._log_ratio(self._prediction_input(X, **params))[0]
+        features = self._prediction_input(X, **params)
+        self._warn_out_of_range(features)
+        return self._log_ratio(features)[0]
 
     def predict_proba(self, X: Any, **params: Any) -> np.ndarray:
         """Class probabilities for equal class totals: column 1 is the sigmoid of the

@@ -5,6 +5,7 @@
 import os
 import signal
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhep_reweight import DCTRReweighter
-from skhep_reweight._base import BaseReweighter, fit_method
+from skhep_reweight._base import BaseReweighter, OutOfRangeWarning, fit_method
 from skhep_reweight._validation import check_binary_labels, check_event_weights
 from skhep_reweight.reweight import clip_log_ratio
 
@@ -30,7 +31,7 @@ class LogisticReweighter(BaseReweighter):
 
     @fit_method
     def fit(self, X, y, sample_weight=None):
-        X, y = self._validate_input(X, y, reset=True)
+        X, y = self._validate_fit_input(X, y)
         self.classes_, y01 = check_binary_labels(y)
         weight = check_event_weights(sample_weight, X.shape[0])
         self.model_ = LogisticRegression(C=self.C).fit(X, y01, sample_weight=weight)
@@ -83,7 +84,8 @@ def test_prediction_writes_nothing_on_the_estimator():
     rw = DCTRReweighter(hidden_layer_sizes=(8,), max_epochs=3, random_state=0, device="cpu")
     rw.fit_samples(source, target)
     before = {k: v for k, v in vars(rw).items() if k != "net_"}
-    rw.predict_weights(np.r_[source, [[40.0]]])
+    with pytest.warns(OutOfRangeWarning, match="1 of 2001 events"):
+        rw.predict_weights(np.r_[source, [[40.0]]])
     rw.score(np.r_[source, target], np.r_[np.zeros(2000), np.ones(2000)])
     after = {k: v for k, v in vars(rw).items() if k != "net_"}
     assert before.keys() == after.keys()
@@ -136,3 +138,35 @@ def test_interrupted_fit_raises_and_leaves_no_fitted_model():
     with pytest.raises(NotFittedError):
         rw.predict_weights(source)
     assert not [k for k in vars(rw) if k.endswith("_")]
+
+
+def test_out_of_range_warning_counts_events_and_names_features():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    source = pd.DataFrame({"pt": rng.uniform(0, 1, 300), "eta": rng.uniform(-1, 1, 300)})
+    target = pd.DataFrame({"pt": rng.uniform(0, 1, 300), "eta": rng.uniform(-1, 1, 300)})
+    rw = LogisticReweighter().fit_samples(source, target)
+    low = np.minimum(source.min(), target.min()).to_numpy()
+    high = np.maximum(source.max(), target.max()).to_numpy()
+    np.testing.assert_array_equal(rw.feature_range_, np.vstack([low, high]))
+    inside = pd.DataFrame({"pt": [0.5, high[0]], "eta": [low[1], 0.0]})  # the edges are inside
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rw.predict_weights(inside)
+        rw.decision_function(inside)
+    outside = pd.DataFrame({"pt": [0.5, 2.0, -1.0, 3.0], "eta": [0.0, 0.0, 0.0, 5.0]})
+    message = (
+        r"3 of 4 events lie outside .*'pt' .*1 below, 2 above; feature 'eta' .*0 below, 1 above"
+    )
+    with pytest.warns(OutOfRangeWarning, match=message) as record:
+        rw.predict_weights(outside)
+    assert record[0].filename == __file__  # points at the caller, not inside the package
+    with pytest.warns(OutOfRangeWarning):
+        rw.decision_function(outside)
+
+
+def test_second_sample_in_place_of_labels_points_to_fit_samples():
+    source, target = _shifted_gaussians(100, 4)
+    for y in (target, np.c_[target, target], target[:, 0]):
+        with pytest.raises(ValueError, match="fit_samples"):
+            LogisticReweighter().fit(source, y)

@@ -177,6 +177,9 @@ class ConditionalReweighter(BaseReweighter):
     conditional_reweighter_ : DCTRReweighter
         ``method="marginal_then_conditional"``: the classifier of :math:`(x, x')` trained on the
         marginally reweighted source.
+    feature_range_ : ndarray of shape (2, n_features_in_)
+        Minimum and maximum of every feature over the training rows (both samples). Events
+        outside it get an ``OutOfRangeWarning`` at prediction time, with their count.
     n_clipped_ : int
         Training events whose weight involves a clipped log-ratio (:math:`h`, and for
         ``"ratio"`` also the joint or the marginal classifier's). Prediction writes nothing on
@@ -299,7 +302,7 @@ class ConditionalReweighter(BaseReweighter):
                 f"weighted by the marginal ratio, but {type(self.classifier).__name__}.fit takes "
                 "no sample_weight; give a classifier that does, or method='ratio'"
             )
-        X, y = self._validate_input(X, y, reset=True)
+        X, y = self._validate_fit_input(X, y)
         self.conditional_index_ = resolve_conditional_features(
             self.conditional_features, X.shape[1], getattr(self, "feature_names_in_", None)
         )

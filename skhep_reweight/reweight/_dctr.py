@@ -111,6 +111,9 @@ class DCTRReweighter(BaseReweighter):
         Number of parameters theta (0 when not parametrized).
     theta_range_ : ndarray of shape (2, n_parameters_)
         Minimum and maximum of theta over the target rows in training.
+    feature_range_ : ndarray of shape (2, n_features_in_)
+        Minimum and maximum of every feature over the training rows (both samples). Events
+        outside it get an ``OutOfRangeWarning`` at prediction time, with their count.
     n_clipped_ : int
         How many training events had their classifier output clipped. Prediction writes
         nothing on the estimator (one fitted model can serve several threads); the count on
@@ -218,7 +221,7 @@ class DCTRReweighter(BaseReweighter):
         -------
         self : DCTRReweighter
         """
-        X, y = self._validate_input(X, y, reset=True)
+        X, y = self._validate_fit_input(X, y)
         self.classes_, y01 = check_binary_labels(y)
         weight = check_event_weights(sample_weight, X.shape[0])
         check_class_totals(y01, weight)  # on the weights as given, before the theta factor
