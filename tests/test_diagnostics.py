@@ -559,3 +559,23 @@ def test_auc_with_negative_weights_is_the_pairwise_sum():
     assert m["n_negative"] == np.sum(source_weight < 0)
     assert m["auc_before"] > 0.55
     assert abs(m["auc_after"] - 0.5) < 0.05
+
+
+def test_a_model_that_learned_nothing_is_named():
+    rng = np.random.RandomState(3)
+    source, target = rng.normal(0, 1, (3000, 2)), rng.normal(0.3, 1, (3000, 2))
+    flat = 1 + 0.001 * rng.normal(size=3000)  # what a network that learned nothing returns
+    report = reweighting_report(source, target, flat, random_state=0)
+    assert report.metrics["weight_relative_spread"] < 0.01
+    # the 1 % critical KS distance for two samples of 3000 unit-weight events
+    assert report.metrics["ks_critical"] == pytest.approx(1.628 * np.sqrt(2 / 3000), rel=1e-9)
+    assert any("learned nothing" in text for text in report.metrics["warnings"])
+    assert "## Warnings" in report.to_markdown()
+    assert "learned nothing" in report.to_html()
+    exact = np.exp(0.3 * source.sum(axis=1) - 0.09)  # N(0.3, 1)^2 / N(0, 1)^2
+    good = reweighting_report(source, target, exact, random_state=0)
+    assert not any("learned nothing" in text for text in good.metrics["warnings"])
+    # same distribution, flat weights: nothing to learn, nothing to warn about
+    same = reweighting_report(source, rng.normal(0, 1, (3000, 2)), flat, random_state=0)
+    assert same.metrics["warnings"] == []
+    assert "## Warnings" not in same.to_markdown()

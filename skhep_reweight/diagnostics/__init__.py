@@ -37,7 +37,13 @@ quantile); ``weight_max``; ``top1pct_weight_share`` (share of :math:`\sum_i |w_i
 largest 1 % of the :math:`|w_i|`, at least one event); ``n_negative``; ``n_clipped`` (when given);
 ``ks_before`` and ``ks_after`` (feature name to distance); ``auc_before`` and ``auc_after``;
 ``n_outside_training_range`` and ``outside_training_range_fraction`` (when a training range is
-given: ``{"source": ..., "target": ...}``, the events with any feature outside it).
+given: ``{"source": ..., "target": ...}``, the events with any feature outside it);
+``weight_relative_spread`` (standard deviation over mean of the learned weights);
+``ks_critical`` (the KS distance two samples of one distribution exceed with 1 % probability,
+from the effective sizes); ``warnings`` (sentences, also at the top of the text report): a model
+that learned nothing (weights flat within 1 % while the largest KS distance before exceeds
+``ks_critical``), events outside the training ranges, the largest 1 % of weights carrying more
+than 20 % of the total.
 
 Examples
 --------

@@ -29,6 +29,15 @@ WEIGHT_QUANTILES = ("0.001", "0.01", "0.5", "0.99", "0.999")
 # "top1pct_weight_share" (at least one event).
 TOP_FRACTION = 0.01
 
+# Kolmogorov's asymptotic constant at the 1 % level: c(0.01) = sqrt(-ln(0.005) / 2).
+KS_ONE_PERCENT = 1.628
+
+# Weights whose standard deviation is below this fraction of their mean are "flat".
+FLAT_SPREAD = 0.01
+
+# A top-1 % share of the total |weight| above this is reported as domination by few events.
+LARGE_TOP_SHARE = 0.2
+
 # Exclusive upper bound of the seed drawn when random_state is not an int (as in metrics).
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -156,6 +165,9 @@ def reweighting_report(
         )  # fmt: skip
     if training_range is not None:
         metrics.update(_outside_training_range(source, target, training_range))
+    metrics["weight_relative_spread"] = float(np.std(learned) / abs(np.mean(learned)))
+    metrics["ks_critical"] = ks_critical_value(own, target_weight)
+    metrics["warnings"] = report_warnings(metrics)
     return ReweightingReport(
         metrics,
         source=source,
@@ -166,6 +178,41 @@ def reweighting_report(
         feature_names=names,
         bins=int(bins),
     )
+
+
+def ks_critical_value(source_weight: np.ndarray, target_weight: np.ndarray) -> float:
+    """The KS distance that two samples of one distribution exceed with 1 % probability,
+    :math:`1.63\\sqrt{(n_s + n_t)/(n_s n_t)}`, with the effective sizes of the weighted samples
+    (Kish) in place of the counts."""
+    n_s = effective_sample_size(source_weight)
+    n_t = effective_sample_size(target_weight)
+    return float(KS_ONE_PERCENT * np.sqrt((n_s + n_t) / (n_s * n_t)))
+
+
+def report_warnings(metrics: dict[str, Any]) -> list[str]:
+    """The report's plain-language warnings, each a sentence: a model that learned nothing,
+    events outside the training ranges, a few events carrying much of the weight."""
+    found = []
+    ks_max = max(metrics["ks_before"].values())
+    spread = metrics["weight_relative_spread"]
+    if ks_max > metrics["ks_critical"] and spread < FLAT_SPREAD:
+        found.append(
+            f"The model learned nothing: its weights are flat (relative spread {spread:.2%}) "
+            f"while the samples differ (largest KS distance before {ks_max:.3g}, above the 1 % "
+            f"critical value {metrics['ks_critical']:.3g})."
+        )
+    outside = metrics.get("n_outside_training_range", {})
+    if any(outside.values()):
+        found.append(
+            f"{outside.get('source', 0)} source and {outside.get('target', 0)} target events lie "
+            "outside the feature ranges seen in training; their weights are extrapolations."
+        )
+    if metrics["top1pct_weight_share"] > LARGE_TOP_SHARE:
+        found.append(
+            f"The largest 1 % of the weights carry {metrics['top1pct_weight_share']:.0%} of the "
+            "total: a few events dominate the reweighted sample."
+        )
+    return found
 
 
 def weight_statistics(weights: np.ndarray) -> dict[str, Any]:

@@ -103,7 +103,10 @@ def report_markdown(
     metrics: dict[str, Any], plots: list[tuple[str, str, str]], note: str | None
 ) -> str:
     """The report as Markdown; ``plots`` holds (title, key, relative path) of linked images."""
-    lines = [f"# {_TITLE}", "", _md(_INTRODUCTION), "", "## Summary", ""]
+    lines = [f"# {_TITLE}", "", _md(_INTRODUCTION), ""]
+    if metrics.get("warnings"):
+        lines += ["## Warnings", ""] + [f"- {_md(text)}" for text in metrics["warnings"]] + [""]
+    lines += ["## Summary", ""]
     lines += _md_table(("quantity", "value"), summary_rows(metrics))
     lines += ["", "## KS distance per feature", ""]
     lines += _md_table(("feature", "before", "after"), ks_rows(metrics))
@@ -140,8 +143,12 @@ def report_html(
         "<body>",
         f"<h1>{_TITLE}</h1>",
         f"<p>{html.escape(_INTRODUCTION)}</p>",
-        "<h2>Summary</h2>",
     ]
+    if metrics.get("warnings"):
+        lines += ["<h2>Warnings</h2>", "<ul>"]
+        lines += [f"<li>{html.escape(text)}</li>" for text in metrics["warnings"]]
+        lines.append("</ul>")
+    lines.append("<h2>Summary</h2>")
     lines += _html_table(("quantity", "value"), summary_rows(metrics))
     lines.append("<h2>KS distance per feature</h2>")
     lines += _html_table(("feature", "before", "after"), ks_rows(metrics))
