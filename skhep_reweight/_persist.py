@@ -55,7 +55,7 @@ from ._nn.transport import TransportPotentials
 from .calibrate import GaussianAnsatzCalibrator, OTCalibrator
 from .calibrate._exact_transport import ConditionBins, DiscreteMap, QuantileMap
 from .fit import SRGNFitter
-from .reweight import ConditionalReweighter, DCTRReweighter
+from .reweight import BaggingReweighter, ConditionalReweighter, DCTRReweighter, FoldingReweighter
 from .unweight import WeightedGANUnweighter
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save"]
@@ -73,6 +73,8 @@ _ESTIMATORS: dict[str, type] = {
     for cls in (
         DCTRReweighter,
         ConditionalReweighter,
+        FoldingReweighter,
+        BaggingReweighter,
         GaussianAnsatzCalibrator,
         OTCalibrator,
         WeightedGANUnweighter,

@@ -15,8 +15,10 @@ from sklearn.utils import Bunch
 from threadpoolctl import threadpool_limits
 
 from skhep_reweight import (
+    BaggingReweighter,
     ConditionalReweighter,
     DCTRReweighter,
+    FoldingReweighter,
     GaussianAnsatzCalibrator,
     OTCalibrator,
     SRGNFitter,
@@ -113,8 +115,24 @@ def _srgn():
     return fitter, lambda m: np.r_[m.theta_, m.scan_.theta.ravel(), m.scan_.objective]
 
 
+def _ensemble(kind):
+    def make():
+        data = make_gaussian_reweighting(n_samples=400, random_state=0)
+        member = DCTRReweighter(hidden_layer_sizes=(4,), **NET)
+        if kind == "folding":
+            model = FoldingReweighter(member, n_folds=3, random_state=0).fit(data.X, data.y)
+            # the training matrix (out-of-fold weights) and other events (the folds' mean)
+            return model, lambda m: np.r_[m.predict_weights(data.X), m.predict_weights(data.X[:9])]
+        model = BaggingReweighter(member, n_estimators=3, random_state=0).fit(data.X, data.y)
+        return model, lambda m: np.r_[m.predict_weights(data.X, return_std=True)]
+
+    return make
+
+
 CASES = {
     "dctr": _dctr,
+    "folding": _ensemble("folding"),
+    "bagging": _ensemble("bagging"),
     "dctr-theta": _dctr_theta,
     "conditional-joint": _conditional("joint"),
     "conditional-ratio": _conditional("ratio"),

@@ -11,20 +11,25 @@ Conventions shared by every reweighter:
 
 from ._conditional import ConditionalReweighter
 from ._dctr import DCTRReweighter
+from ._ensemble import BaggingReweighter, FoldingReweighter
 from ._weights import (
     DEFAULT_PROBA_CLIP,
     balanced_cross_entropy,
     clip_log_ratio,
     log_ratio_from_proba,
+    predict_weights,
     weights_from_classifier,
 )
 
 __all__ = [
+    "BaggingReweighter",
     "ConditionalReweighter",
     "DEFAULT_PROBA_CLIP",
     "DCTRReweighter",
+    "FoldingReweighter",
     "balanced_cross_entropy",
     "clip_log_ratio",
     "log_ratio_from_proba",
+    "predict_weights",
     "weights_from_classifier",
 ]

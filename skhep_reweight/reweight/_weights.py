@@ -38,6 +38,7 @@ __all__ = [
     "balanced_cross_entropy",
     "clip_log_ratio",
     "log_ratio_from_proba",
+    "predict_weights",
     "proba_from_log_ratio",
     "weights_from_classifier",
 ]
@@ -171,6 +172,83 @@ def weights_from_classifier(
     proba = classifier.predict_proba(X)[:, column]
     log_ratio, _ = log_ratio_from_proba(proba, prior_ratio, proba_clip)
     return np.exp(log_ratio) * check_event_weights(sample_weight, proba.shape[0])
+
+
+def predict_weights(
+    model: Any, X: ArrayLike, sample_weight: ArrayLike | None = None, **params: Any
+) -> np.ndarray:
+    """Weights from a fitted reweighter, wherever it sits: alone, at the end of a ``Pipeline``,
+    or inside a fitted ``GridSearchCV``/``RandomizedSearchCV``.
+
+    Meta-estimators of scikit-learn know ``predict_proba`` but not ``predict_weights``; this
+    function finds the reweighter: a search's ``best_estimator_`` (it must have been refitted),
+    a pipeline's last step after the earlier steps' ``transform``, then the model's own
+    ``predict_weights`` (a reweighter of this package, or anything with hep_ml's interface).
+    A plain probabilistic classifier at the end gets :func:`weights_from_classifier`, which
+    assumes it was trained with equal class totals.
+
+    Parameters
+    ----------
+    model : fitted reweighter, Pipeline, search or probabilistic classifier
+    X : array-like of shape (n_samples, n_features)
+        Events to weight, as the model's first step takes them.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights the events already carry; the result is their product with the ratio.
+    **params
+        Passed to the reweighter's ``predict_weights`` (``theta=`` of a parametrized
+        :class:`DCTRReweighter`).
+
+    Returns
+    -------
+    weights : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skhep_reweight import DCTRReweighter, predict_weights
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(0, 1, (500, 1)), rng.normal(0.5, 1, (500, 1))]
+    >>> y = np.r_[np.zeros(500), np.ones(500)]
+    >>> pipe = make_pipeline(StandardScaler(), DCTRReweighter(max_epochs=3, random_state=0))
+    >>> search = GridSearchCV(pipe, {"dctrreweighter__hidden_layer_sizes": [(8,)]}, cv=2)
+    >>> w = predict_weights(search.fit(X, y), X[y == 0])
+    >>> w.shape
+    (500,)
+    """
+    from sklearn.pipeline import Pipeline
+
+    while True:
+        if hasattr(model, "best_estimator_"):
+            model = model.best_estimator_
+        elif hasattr(model, "cv_results_") and hasattr(model, "estimator"):
+            raise ValueError(
+                f"{type(model).__name__} was fitted with refit=False: it holds no model to "
+                "predict with; refit it, or take the estimator you choose from cv_results_"
+            )
+        elif isinstance(model, Pipeline):
+            for _, step in model.steps[:-1]:
+                if step is not None and step != "passthrough":
+                    X = step.transform(X)
+            model = model.steps[-1][1]
+        else:
+            break
+    if hasattr(model, "predict_weights"):
+        if sample_weight is None:
+            return np.asarray(model.predict_weights(X, **params), dtype=np.float64)
+        return np.asarray(model.predict_weights(X, sample_weight, **params), dtype=np.float64)
+    if hasattr(model, "predict_proba"):
+        if params:
+            raise TypeError(
+                f"{type(model).__name__} is a plain classifier: it takes no {sorted(params)}"
+            )
+        return weights_from_classifier(model, X, sample_weight=sample_weight)
+    raise TypeError(
+        f"{type(model).__name__} has neither predict_weights nor predict_proba: it cannot give "
+        "weights"
+    )
 
 
 def balanced_cross_entropy(
