@@ -43,28 +43,100 @@ Contents
 - :mod:`skhep_reweight.metrics`: effective sample size, weighted KS distance, two-sample AUC.
 - :func:`save` and :func:`load`: a fitted estimator stored as data (arrays and a JSON header in
   an ``.npz`` archive) in a file that cannot run code when it is loaded, unlike a pickle.
+- :class:`FoldingReweighter`, :class:`BaggingReweighter`: out-of-fold weights for the training
+  events, and a per-event spread from an ensemble; :func:`predict_weights` reaches the
+  reweighter inside a Pipeline or a grid search.
+- :mod:`skhep_reweight.io` (ROOT and parquet files), :mod:`skhep_reweight.diagnostics` (the
+  validation report with ratio panels), :mod:`skhep_reweight.compat.hep_ml` (hep_ml's names and
+  signatures), and the ``skhep-reweight`` command line (``fit``, ``apply``, ``report``).
+
+Names are imported on first use, so that ``import skhep_reweight`` (and ``skhep-reweight
+--help``) does not load PyTorch and scikit-learn until something needs them.
 """
 
-from . import datasets, metrics
-from ._persist import load, save
-from .calibrate import GaussianAnsatzCalibrator, OTCalibrator
-from .fit import SRGNFitter
-from .reweight import ConditionalReweighter, DCTRReweighter, weights_from_classifier
-from .unweight import WeightedGANUnweighter
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# Public name -> the submodule that defines it; loaded on first access (PEP 562).
+_LAZY: dict[str, str] = {
+    "BaggingReweighter": ".reweight",
+    "ConditionalReweighter": ".reweight",
+    "DCTRReweighter": ".reweight",
+    "FoldingReweighter": ".reweight",
+    "GaussianAnsatzCalibrator": ".calibrate",
+    "OTCalibrator": ".calibrate",
+    "OutOfRangeWarning": "._base",
+    "SRGNFitter": ".fit",
+    "WeightedGANUnweighter": ".unweight",
+    "load": "._persist",
+    "predict_weights": ".reweight",
+    "save": "._persist",
+    "weights_from_classifier": ".reweight",
+}
+# Subpackages reachable as attributes of the package without an explicit import.
+_SUBMODULES = (
+    "calibrate",
+    "compat",
+    "datasets",
+    "diagnostics",
+    "export",
+    "fit",
+    "io",
+    "metrics",
+    "reweight",
+    "unweight",
+)
+
 __all__ = [
+    "BaggingReweighter",
     "ConditionalReweighter",
     "DCTRReweighter",
+    "FoldingReweighter",
     "GaussianAnsatzCalibrator",
     "OTCalibrator",
+    "OutOfRangeWarning",
     "SRGNFitter",
     "WeightedGANUnweighter",
     "__version__",
     "datasets",
     "load",
     "metrics",
+    "predict_weights",
     "save",
     "weights_from_classifier",
 ]
+
+if TYPE_CHECKING:  # what static tools see; nothing of this runs
+    from . import datasets, metrics
+    from ._base import OutOfRangeWarning
+    from ._persist import load, save
+    from .calibrate import GaussianAnsatzCalibrator, OTCalibrator
+    from .fit import SRGNFitter
+    from .reweight import (
+        BaggingReweighter,
+        ConditionalReweighter,
+        DCTRReweighter,
+        FoldingReweighter,
+        predict_weights,
+        weights_from_classifier,
+    )
+    from .unweight import WeightedGANUnweighter
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})
