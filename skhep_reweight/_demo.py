@@ -1,15 +1,13 @@
-"""The ``skhep-reweight`` command line: ``skhep-reweight demo`` fits a reweighter on the Gaussian
-example of the DCTR papers and reports how close it comes to the exact answer."""
+"""``skhep-reweight demo``: fit a reweighter on the Gaussian example of the DCTR papers and
+report how close it comes to the exact answer."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 
 import numpy as np
 
-__all__ = ["main", "run_demo"]
+__all__ = ["print_demo", "run_demo"]
 
 # Events of the closure region: the exact weight is compared where both densities are well
 # populated (the same |x| < 2 window as the test of the exact-weight closure).
@@ -112,33 +110,8 @@ def _plot(
     return output
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="skhep-reweight", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="fit DCTRReweighter on the Gaussian example and report")
-    demo.add_argument(
-        "--n-samples",
-        type=int,
-        default=50_000,
-        help="training events per class (as many again are held out)",
-    )
-    demo.add_argument("--random-state", type=int, default=0)
-    demo.add_argument("--device", default="auto", help="cpu, cuda or auto")
-    demo.add_argument(
-        "--output",
-        default="skhep_reweight_demo.png",
-        help="where to save the plot (needs matplotlib); '' for none",
-    )
-    demo.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-
-    r = run_demo(
-        args.n_samples,
-        args.random_state,
-        args.device,
-        args.output or None,
-        verbose=0 if args.quiet else 1,
-    )
+def print_demo(r: dict, output: str | None) -> None:
+    """Print the figures of :func:`run_demo`."""
     print(
         f"DCTRReweighter on N(0,1) -> N(1,1.3^2), {r['n_train_per_class']} training events "
         f"per class, {r['epochs']} epochs in {r['fit_seconds']:.1f} s"
@@ -157,10 +130,5 @@ def main(argv: list[str] | None = None) -> int:
         f"{r['auc_after']:.3f} after (exact weights: {r['auc_exact']:.3f}; 0.5 = "
         "indistinguishable)"
     )
-    if args.output:
+    if output:
         print(f"  plot: {r.get('plot') or 'not saved (matplotlib is not installed)'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

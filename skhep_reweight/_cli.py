@@ -1,0 +1,223 @@
+"""The skhep-reweight command line: fit, apply and report a reweighting from a TOML file.
+
+Only the standard library is imported here; PyTorch, scikit-learn and the file readers load
+when a command needs them, so that --help and --version answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["main"]
+
+_DESCRIPTION = """\
+Reweight simulation to data with a neural (or BDT) classifier, from files, without Python.
+
+  skhep-reweight fit config.toml           train, save the model, write the validation report
+  skhep-reweight apply MODEL INPUT --output OUTPUT   weight any ROOT or parquet file in chunks
+  skhep-reweight report config.toml MODEL  the validation report again, on held-out events
+  skhep-reweight demo                      fit the Gaussian example and compare with the exact
+                                           weights
+"""
+
+_CONFIG_EXAMPLE = """\
+example config.toml (relative paths are taken from the file's folder):
+
+  [source]                        # the sample to reweight
+  path = "mc.root"                # .root or .parquet
+  tree = "Events"                 # ROOT only
+  weight = "w_nominal"            # optional: a column of event weights
+  [target]
+  path = "data.root"
+  tree = "Events"
+  weight = "sweight"              # optional
+  [features]
+  columns = ["pt", "eta", "ntracks"]
+  [estimator]
+  name = "DCTRReweighter"         # or ConditionalReweighter
+  params = { hidden_layer_sizes = [64, 64], random_state = 0 }
+  # classifier = "sklearn.ensemble.HistGradientBoostingClassifier"  # the BDT path
+  # classifier_params = { max_iter = 200 }
+  folds = 2                       # optional: out-of-fold weights for the training events
+  [validation]                    # optional
+  test_size = 0.25                # held out for the report when there are no folds
+  random_state = 0
+  [output]
+  model = "model.skrw"            # the saved model (safe format; "joblib" with a classifier)
+  report = "report"               # a folder: report.md, report.html, metrics.json, plots/
+  # weights = "mc_weights.root"   # one weight per source event (default with folds)
+  # format = "safe"               # or "joblib" (a pickle) for a scikit-learn classifier
+
+exit status: 0 on success, 2 on bad input (a missing file, tree, column or key), 1 otherwise.
+"""
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="skhep-reweight",
+        description=_DESCRIPTION,
+        epilog=_CONFIG_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"skhep-reweight {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    fit = sub.add_parser(
+        "fit",
+        help="train from a configuration file, save the model, write the report",
+        description="Train the reweighter a configuration describes, save the model, write "
+        "the validation report and, with folds, the out-of-fold weights of the source events.",
+        epilog=_CONFIG_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fit.add_argument("config", help="the TOML configuration file")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    apply = sub.add_parser(
+        "apply",
+        help="write one weight per event of a ROOT or parquet file",
+        description="Weight every event of INPUT with a saved model, in chunks and in input "
+        "order. A ROOT output is a new file whose tree has the input's entries (use it as a "
+        "friend tree); a parquet output has one column.",
+    )
+    apply.add_argument("model", help="the model written by 'fit'")
+    apply.add_argument("input", help="a .root or .parquet file")
+    apply.add_argument("--output", "-o", required=True, help="the file to write (.root/.parquet)")
+    apply.add_argument("--tree", help="the input's tree (ROOT), also the output tree's name")
+    apply.add_argument("--weight", help="an input column of event weights to multiply in")
+    apply.add_argument("--name", default="weight", help="the output column (default: weight)")
+    apply.add_argument(
+        "--columns", help="feature columns, comma-separated (default: the model's own names)"
+    )
+    apply.add_argument(
+        "--chunk-size", type=int, default=200_000, help="events per chunk (default: 200000)"
+    )
+    apply.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="accept a joblib model (a pickle runs code when loaded: trusted files only)",
+    )
+    apply.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    report = sub.add_parser(
+        "report",
+        help="the validation report of a saved model, on held-out events",
+        description="Re-run the validation of a model trained by 'fit' on the same held-out "
+        "events (all events, out-of-fold, when the configuration has folds).",
+    )
+    report.add_argument("config", help="the TOML configuration file used by 'fit'")
+    report.add_argument("model", help="the model written by 'fit'")
+    report.add_argument("--output", "-o", help="report folder (default: the config's)")
+    report.add_argument("--allow-pickle", action="store_true", help="accept a joblib model")
+
+    demo = sub.add_parser(
+        "demo",
+        help="fit DCTRReweighter on the Gaussian example and compare with the exact weights",
+    )
+    demo.add_argument(
+        "--n-samples",
+        type=int,
+        default=50_000,
+        help="training events per class (as many again are held out)",
+    )
+    demo.add_argument("--random-state", type=int, default=0)
+    demo.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    demo.add_argument(
+        "--output",
+        default="skhep_reweight_demo.png",
+        help="where to save the plot (needs matplotlib); '' for none",
+    )
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    print(
+        f"  effective sample size : {metrics['ess_fraction']:.3f} of the source events "
+        f"(top 1 % of weights carry {metrics['top1pct_weight_share']:.1%})"
+    )
+    print(
+        f"  two-sample AUC        : {metrics['auc_before']:.3f} before -> "
+        f"{metrics['auc_after']:.3f} after (0.5 = indistinguishable)"
+    )
+    for text in metrics.get("warnings", []):
+        print(f"  warning: {text}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from ._demo import print_demo, run_demo
+
+        output = args.output or None
+        result = run_demo(
+            args.n_samples, args.random_state, args.device, output, verbose=0 if args.quiet else 1
+        )
+        print_demo(result, output)
+        return 0
+    from . import _commands
+
+    if args.command == "fit":
+        result = _commands.fit_command(args.config, verbose=0 if args.quiet else 1)
+        print(f"fitted in {result['fit_seconds']:.1f} s; validation on {result['validation']}")
+        _print_metrics(result["metrics"])
+        print(f"  model   : {result['model']}")
+        print(f"  report  : {result['report']}")
+        if result["weights"] is not None:
+            print(f"  weights : {result['weights']}")
+    elif args.command == "apply":
+        columns = args.columns.split(",") if args.columns else None
+        result = _commands.apply_command(
+            args.model,
+            args.input,
+            args.output,
+            tree=args.tree,
+            weight=args.weight,
+            name=args.name,
+            columns=columns,
+            chunk_size=args.chunk_size,
+            allow_pickle=args.allow_pickle,
+            progress=not args.quiet,
+        )
+        print(
+            f"{result['n_events']} events weighted in {result['seconds']:.1f} s "
+            f"({result['events_per_second']:.3g} events/s) -> {result['output']}"
+        )
+        if result["n_outside_training_range"]:
+            print(
+                f"  warning: {result['n_outside_training_range']} events lie outside the feature "
+                "ranges seen in training; their weights are extrapolations"
+            )
+    else:
+        result = _commands.report_command(
+            args.config, args.model, output=args.output, allow_pickle=args.allow_pickle
+        )
+        print(f"report on {result['validation']} -> {result['report']}")
+        _print_metrics(result["metrics"])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for bad input)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("skhep-reweight: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, IsADirectoryError, PermissionError, ValueError, ImportError) as exc:
+        # bad input: a missing file, tree, column or key, a bad value, a missing extra
+        print(f"skhep-reweight {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
