@@ -32,6 +32,8 @@ SCRIPTS = BENCH + EXAMPLES
 # and the unweighting example leave their VEGAS rows out without vegas, so it is not listed.
 NEEDS = {
     "bench_dctr_vs_hep_ml.py": ("hep_ml",),
+    "bench_cli_vs_hep_ml.py": ("hep_ml", "uproot", "pandas"),
+    "bench_apply_throughput.py": ("uproot", "pyarrow", "pandas"),
     "bench_ot.py": ("ot",),
     "bench_export.py": ("onnxruntime",),
     **{path.name: ("matplotlib",) for path in EXAMPLES},
