@@ -24,6 +24,9 @@ from skhep_reweight.metrics import weighted_mean_std
 from skhep_reweight.reweight import balanced_cross_entropy
 from skhep_reweight.reweight._conditional import resolve_conditional_features
 
+# small networks: a second intra-op thread gains nothing and stalls on a busy machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 # Bins of the truth x' where both the source N(0, 1) and the target N(1, 1) are well populated.
 TRUTH_EDGES = np.arange(-1.0, 2.01, 0.5)
 HOLE = (-0.5, 0.5)

@@ -25,6 +25,9 @@ from skhep_reweight.metrics import classifier_two_sample_auc, weighted_mean_std
 from skhep_reweight.reweight import balanced_cross_entropy, clip_log_ratio
 from skhep_reweight.reweight._theta import fill_source_theta
 
+# small networks: a second intra-op thread gains nothing and stalls on a busy machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 CLOSURE_WINDOW = 2.0  # |x| < 2: where both densities are well populated
 MOMENT_WINDOW = 2.5  # |x| < 2.5: moments of the weighted source and the target compared there
 
