@@ -51,6 +51,15 @@ Weighted event samples with their true density (event unweighting, :mod:`._unwei
 * :func:`make_breit_wigner` -- a resonance sampled uniformly, weights over five orders of
   magnitude (a stand-in for the paper's Drell-Yan sample).
 
+Unfolding problems (data at detector level, simulation at both levels, with the truth of the data,
+:mod:`._unfolding`; conventions in that module's docstring):
+
+* :func:`make_gaussian_unfolding` -- OmniFold's Gaussian example with an inefficiency, fakes and
+  a background, and :func:`gaussian_omnifold_moments`, the closed-form unfolded mean and width
+  after each iteration (:func:`gaussian_smeared_moments`: the detector-level moments);
+* :func:`make_correlated_unfolding` -- several observables whose truth correlation differs
+  between data and simulation.
+
 These return one weighted sample (``X``, ``sample_weight``) and its true ``density``, not the
 two stacked samples of the conventions below.
 
@@ -149,6 +158,12 @@ from ._transport import (
     make_gaussian_transport,
     make_smearing_mismodeling,
 )
+from ._unfolding import (
+    gaussian_omnifold_moments,
+    gaussian_smeared_moments,
+    make_correlated_unfolding,
+    make_gaussian_unfolding,
+)
 from ._unweighting import camel_density, make_breit_wigner, make_camel_back, make_gaussian_ring
 
 __all__ = [
@@ -159,6 +174,8 @@ __all__ = [
     "make_gaussian_ring",
     "SOURCE_EIGENVALUE_RANGE",
     "gaussian_density_ratio",
+    "gaussian_omnifold_moments",
+    "gaussian_smeared_moments",
     "gaussian_transport_map",
     "make_auxiliary_response",
     "make_conditional_discriminant",
@@ -166,10 +183,12 @@ __all__ = [
     "make_conditional_response",
     "make_correlated_gaussians",
     "make_correlated_smearing",
+    "make_correlated_unfolding",
     "make_dijet_calibration",
     "make_gaussian_reweighting",
     "make_gaussian_smearing",
     "make_gaussian_transport",
+    "make_gaussian_unfolding",
     "make_parameter_dependent_response",
     "make_parametrized_gaussian",
     "make_smearing_mismodeling",
