@@ -39,6 +39,8 @@ Contents
   detector level through a generator-level reweighting (SRGN), and the DCTR fit.
 - :class:`WeightedGANUnweighter` (:mod:`skhep_reweight.unweight`): unweighted events from a
   generative network trained on weighted ones, with hit-or-miss unweighting as the baseline.
+- :class:`OmniFold` (:mod:`skhep_reweight.unfold`): unbinned, multi-dimensional unfolding by
+  iterated reweighting, beside iterative Bayesian unfolding of histograms.
 - :mod:`skhep_reweight.datasets`: the papers' synthetic examples with their exact answers.
 - :mod:`skhep_reweight.metrics`: effective sample size, weighted KS distance, two-sample AUC.
 - :func:`save` and :func:`load`: a fitted estimator stored as data (arrays and a JSON header in
@@ -69,6 +71,7 @@ _LAZY: dict[str, str] = {
     "FoldingReweighter": ".reweight",
     "GaussianAnsatzCalibrator": ".calibrate",
     "OTCalibrator": ".calibrate",
+    "OmniFold": ".unfold",
     "OutOfRangeWarning": "._base",
     "SRGNFitter": ".fit",
     "WeightedGANUnweighter": ".unweight",
@@ -88,6 +91,7 @@ _SUBMODULES = (
     "io",
     "metrics",
     "reweight",
+    "unfold",
     "unweight",
 )
 
@@ -98,6 +102,7 @@ __all__ = [
     "FoldingReweighter",
     "GaussianAnsatzCalibrator",
     "OTCalibrator",
+    "OmniFold",
     "OutOfRangeWarning",
     "SRGNFitter",
     "WeightedGANUnweighter",
@@ -124,6 +129,7 @@ if TYPE_CHECKING:  # what static tools see; nothing of this runs
         predict_weights,
         weights_from_classifier,
     )
+    from .unfold import OmniFold
     from .unweight import WeightedGANUnweighter
 
 

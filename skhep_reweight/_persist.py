@@ -56,6 +56,7 @@ from .calibrate import GaussianAnsatzCalibrator, OTCalibrator
 from .calibrate._exact_transport import ConditionBins, DiscreteMap, QuantileMap
 from .fit import SRGNFitter
 from .reweight import BaggingReweighter, ConditionalReweighter, DCTRReweighter, FoldingReweighter
+from .unfold import OmniFold
 from .unweight import WeightedGANUnweighter
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save"]
@@ -79,6 +80,7 @@ _ESTIMATORS: dict[str, type] = {
         OTCalibrator,
         WeightedGANUnweighter,
         SRGNFitter,
+        OmniFold,
     )
 }
 # Plain helper objects of the fitted state, rebuilt from their instance dictionary.

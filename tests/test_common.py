@@ -27,6 +27,7 @@ from skhep_reweight import (
     ConditionalReweighter,
     DCTRReweighter,
     GaussianAnsatzCalibrator,
+    OmniFold,
     OTCalibrator,
     SRGNFitter,
     WeightedGANUnweighter,
@@ -37,6 +38,7 @@ from skhep_reweight.datasets import (
     make_gaussian_reweighting,
     make_gaussian_smearing,
     make_gaussian_transport,
+    make_gaussian_unfolding,
     make_parametrized_gaussian,
     make_smearing_mismodeling,
 )
@@ -130,6 +132,11 @@ def _srgn_fit():
     }
 
 
+def _omnifold_fit():
+    data = make_gaussian_unfolding(400, n_sim=400, random_state=0)  # one output per row of X
+    return (data.X_data,), {"X_sim": data.X_sim, "X_gen": data.X_gen}
+
+
 def _quadratic_classifier():
     return make_pipeline(StandardScaler(), PolynomialFeatures(2), LogisticRegression())
 
@@ -196,6 +203,12 @@ CASES = [
         "score",
     ),
     Case(_SRGN, _srgn_fit, lambda fitted, args: fitted.theta_, None),
+    Case(
+        OmniFold(n_iterations=2, max_epochs=3, random_state=0, device="cpu"),
+        _omnifold_fit,
+        lambda fitted, args: fitted.unfolded_weights_,
+        "predict_weights",
+    ),
 ]
 
 

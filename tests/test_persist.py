@@ -20,6 +20,7 @@ from skhep_reweight import (
     DCTRReweighter,
     FoldingReweighter,
     GaussianAnsatzCalibrator,
+    OmniFold,
     OTCalibrator,
     SRGNFitter,
     WeightedGANUnweighter,
@@ -33,6 +34,7 @@ from skhep_reweight.datasets import (
     make_gaussian_reweighting,
     make_gaussian_smearing,
     make_gaussian_transport,
+    make_gaussian_unfolding,
     make_parametrized_gaussian,
     make_smearing_mismodeling,
 )
@@ -129,8 +131,20 @@ def _ensemble(kind):
     return make
 
 
+def _omnifold(**params):
+    def make():
+        data = make_gaussian_unfolding(300, n_sim=400, random_state=0)
+        model = OmniFold(n_iterations=2, hidden_layer_sizes=(4,), **NET, **params)
+        model.fit(data.X_data, X_sim=data.X_sim, X_gen=data.X_gen)
+        return model, lambda m: np.r_[m.predict_weights(data.X_gen, return_std=m.n_ensemble > 1)]
+
+    return make
+
+
 CASES = {
     "dctr": _dctr,
+    "omnifold": _omnifold(),
+    "omnifold-ensemble-warm": _omnifold(n_ensemble=2, warm_start=True),
     "folding": _ensemble("folding"),
     "bagging": _ensemble("bagging"),
     "dctr-theta": _dctr_theta,
