@@ -38,6 +38,7 @@ NEEDS = {
     "bench_export.py": ("onnxruntime",),
     **{path.name: ("matplotlib",) for path in EXAMPLES},
     "plot_export_onnx.py": ("matplotlib", "onnxruntime"),
+    "plot_omnifold_pythia.py": ("pythia8mc", "fastjet", "matplotlib"),
 }
 PARALLEL = 2  # scripts at once, each on one thread
 TIMEOUT_S = 600  # per script: a hung script fails instead of blocking the suite
@@ -54,6 +55,7 @@ def _run(script: Path, folder: Path) -> subprocess.CompletedProcess:
         command += ["--quick", "--threads", "1", "--output-dir", str(folder / "results")]
     else:
         env["SKHEP_REWEIGHT_QUICK"] = "1"
+        env["SKHEP_REWEIGHT_CACHE"] = str(folder / "cache")  # generated events stay in tmp
     return subprocess.run(
         command,
         cwd=folder,
