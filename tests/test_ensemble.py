@@ -119,7 +119,10 @@ _FOLDING_REASONS = {
     ),
 )
 def test_scikit_learn_checks(estimator, check):
+    # scikit-learn's check raises on any failure; no check may change the shared instance
+    params = estimator.get_params(deep=False)
     check(estimator)
+    assert estimator.get_params(deep=False) == params
 
 
 # ------------------------------------------------------------------ folding
