@@ -57,7 +57,7 @@ def _omnifold_by_monte_carlo(t_sim, mu_data, sigma_data, smearing, n_iterations)
     return np.array(moments)
 
 
-@pytest.mark.parametrize(("config", "tolerance"), zip(CONFIGS, MC_TOLERANCE, strict=True))
+@pytest.mark.parametrize(("config", "tolerance"), list(zip(CONFIGS, MC_TOLERANCE, strict=True)))
 def test_closed_form_iterations_match_a_monte_carlo_of_the_exact_iteration(config, tolerance):
     # The lead's closed form, verified: four iterations agree with the Monte Carlo. Checked
     # against: the closed form without the smearing of the pulled weights (alpha' = alpha,
