@@ -10,6 +10,7 @@ from skhep_reweight.datasets import gaussian_density_ratio
 from skhep_reweight.metrics import (
     classifier_two_sample_auc,
     effective_sample_size,
+    largest_weight_share,
     weighted_ks_distance,
     weighted_mean_std,
 )
@@ -225,3 +226,17 @@ def test_weighted_mean_std_integer_weights_and_defaults():
 def test_weighted_mean_std_errors(args, match):
     with pytest.raises(ValueError, match=match):
         weighted_mean_std(*args)
+
+
+def test_largest_weight_share():
+    # 1000 events, the largest 10 carry 10 * 50 of 990 + 500: 500 / 1490
+    w = np.r_[np.ones(990), np.full(10, 50.0)]
+    assert largest_weight_share(w) == pytest.approx(500 / 1490, rel=1e-14)
+    assert largest_weight_share(-3e300 * w) == pytest.approx(500 / 1490, rel=1e-14)  # finite
+    assert largest_weight_share(np.ones(1000), fraction=0.25) == pytest.approx(0.25)
+    assert largest_weight_share([0.0, 2.0]) == 1.0  # at least one event
+    assert largest_weight_share(np.zeros(5)) == 0.0
+    with pytest.raises(ValueError, match="fraction"):
+        largest_weight_share(w, fraction=0)
+    with pytest.raises(ValueError, match="sample_weight"):
+        largest_weight_share([np.nan, 1.0])

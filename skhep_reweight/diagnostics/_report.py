@@ -16,9 +16,15 @@ from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin
 from sklearn.utils import check_random_state
 
+from .._base import outside_range
 from .._files import atomic_file
 from .._validation import as_finite_array, check_samples
-from ..metrics import classifier_two_sample_auc, effective_sample_size, weighted_ks_distance
+from ..metrics import (
+    classifier_two_sample_auc,
+    effective_sample_size,
+    largest_weight_share,
+    weighted_ks_distance,
+)
 from ._plots import feature_figure, matplotlib_missing, weights_figure
 from ._text import report_html, report_markdown
 
@@ -219,9 +225,7 @@ def weight_statistics(weights: np.ndarray) -> dict[str, Any]:
     """The report's statistics of the final event weights (``ess`` ... ``n_negative``)."""
     ess = effective_sample_size(weights)
     quantiles = np.quantile(weights, [float(q) for q in WEIGHT_QUANTILES])
-    magnitude = np.abs(weights)
-    n_top = max(1, int(np.ceil(TOP_FRACTION * weights.shape[0])))
-    top_share = np.sort(magnitude)[-n_top:].sum() / magnitude.sum()
+    top_share = largest_weight_share(weights, TOP_FRACTION)
     return {
         "ess": ess,
         "ess_fraction": ess / weights.shape[0],
@@ -286,7 +290,7 @@ def _outside_training_range(
         raise ValueError("training_range has a minimum above its maximum (row 0: minima)")
     counts, fractions = {}, {}
     for name, X in (("source", source), ("target", target)):
-        outside = np.any((limits[0] > X) | (limits[1] < X), axis=1)
+        outside = outside_range(X, limits).any(axis=1)
         counts[name] = int(outside.sum())
         fractions[name] = counts[name] / X.shape[0]
     return {"n_outside_training_range": counts, "outside_training_range_fraction": fractions}

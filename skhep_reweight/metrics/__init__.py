@@ -14,6 +14,8 @@ both with standard, assumption-light statistics:
       n_\mathrm{eff} = \frac{\left(\sum_i w_i\right)^2}{\sum_i w_i^2},
 
   equal to :math:`n` for unit weights and smaller the more the weights vary.
+* :func:`largest_weight_share` -- the share of the total absolute weight carried by the
+  largest 1 % of the weights.
 * :func:`weighted_ks_distance` -- the two-sample Kolmogorov-Smirnov
   statistic [2]_ [3]_ of every feature between weighted empirical CDFs,
 
@@ -85,6 +87,7 @@ from ._samples import DEFAULT_CLASSIFIER_PARAMS as DEFAULT_CLASSIFIER_PARAMS
 from ._samples import (
     classifier_two_sample_auc,
     effective_sample_size,
+    largest_weight_share,
     weighted_ks_distance,
     weighted_mean_std,
 )
@@ -95,6 +98,7 @@ __all__ = [
     "calibration_bias_resolution",
     "classifier_two_sample_auc",
     "effective_sample_size",
+    "largest_weight_share",
     "truth_correction_weights",
     "weighted_ks_distance",
     "weighted_mean_std",

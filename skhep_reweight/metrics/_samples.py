@@ -92,6 +92,52 @@ def effective_sample_size(sample_weight: ArrayLike) -> float:
     return float(np.sum(weight)) ** 2 / sum_of_squares
 
 
+def largest_weight_share(sample_weight: ArrayLike, fraction: float = 0.01) -> float:
+    r"""The share of the total absolute weight carried by the largest weights.
+
+    .. math::
+
+        s_f = \frac{\sum_{i \in \text{largest } \lceil f n \rceil} |w_i|}{\sum_i |w_i|},
+
+    at least one event. It is :math:`f` for constant weights and approaches 1 when a few
+    events dominate a reweighted sample (the failure an effective sample size alone can hide
+    behind a large :math:`n`).
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,)
+        Event weights, signed ones counted by magnitude.
+    fraction : float, default=0.01
+        The fraction of the events that are the "largest", in (0, 1].
+
+    Returns
+    -------
+    share : float
+        Between ``fraction`` (about) and 1; 0 when every weight is zero.
+
+    Examples
+    --------
+    >>> from skhep_reweight.metrics import largest_weight_share
+    >>> print(largest_weight_share([1.0] * 200))
+    0.01
+    >>> print(round(largest_weight_share([1.0] * 99 + [901.0]), 3))  # 901 / 1000
+    0.901
+    """
+    magnitude = np.abs(as_finite_array(sample_weight, "sample_weight"))
+    if magnitude.ndim != 1 or magnitude.shape[0] == 0:
+        raise ValueError(f"sample_weight must be 1-D and non-empty, got shape {magnitude.shape}.")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}.")
+    n = magnitude.shape[0]
+    largest = float(magnitude.max())
+    if largest == 0:
+        return 0.0
+    magnitude = magnitude / largest  # scale-free; keeps the sums finite for huge weights
+    n_top = max(1, int(np.ceil(fraction * n)))
+    top = float(np.sum(np.partition(magnitude, n - n_top)[n - n_top :]))
+    return top / float(magnitude.sum())
+
+
 def _weighted_ecdf(values: np.ndarray, weight: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Normalized weighted ECDF of ``values`` evaluated at ``points`` (right-continuous)."""
     order = np.argsort(values, kind="stable")

@@ -64,6 +64,7 @@ from .._nn.losses import BinaryCrossEntropyPerEvent
 from .._nn.modules import MLP, standardization_stats
 from .._nn.params import network_spec
 from .._validation import check_event_weights, class_balanced_weights
+from ..metrics import largest_weight_share
 from ..reweight._weights import DEFAULT_PROBA_CLIP, clip_log_ratio
 
 __all__ = ["OmniFold", "UnfoldingWeightWarning", "weight_health"]
@@ -123,11 +124,7 @@ def weight_health(weights: ArrayLike) -> tuple[float, float]:
         w = w / largest  # both checks are scale-free; this keeps the squares finite
     square = float(np.sum(w * w))
     ess_fraction = float(np.sum(w) ** 2 / (n * square)) if square > 0 else 0.0
-    magnitude = np.abs(w)
-    n_top = max(1, int(np.ceil(TOP_FRACTION * n)))
-    total = float(magnitude.sum())
-    top = float(np.sum(np.partition(magnitude, n - n_top)[n - n_top :]))
-    return ess_fraction, (top / total if total > 0 else 0.0)
+    return ess_fraction, largest_weight_share(w, TOP_FRACTION)
 
 
 class _StartFrom(Callback):
