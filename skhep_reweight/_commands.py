@@ -19,7 +19,6 @@ writing removes the files this run created.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
@@ -294,21 +293,12 @@ def fit_command(config_path: str | os.PathLike, *, verbose: int = 1) -> dict[str
 
 
 def _save_report(report: Any, config: Config, what: str, folder: Path, model_path: Path) -> None:
-    note = f"Model: {model_path}. Configuration: {config.file}. Validation sample: {what}."
-    report.save(folder)
-    # the note (which events, which model) goes into the saved text of the report
-    from ._files import atomic_file
-
-    figures = (folder / "plots").is_dir()
-    for name, text in (
-        ("report.md", report.to_markdown(images=figures, note=note)),
-        ("report.html", report.to_html(images=figures, note=note)),
-    ):
-        with atomic_file(folder / name) as stream:
-            stream.write(text.encode())
-    with atomic_file(folder / "metrics.json") as stream:
-        payload = {**report.metrics, "validation_sample": what, "model": str(model_path)}
-        stream.write((json.dumps(payload, indent=2) + "\n").encode())
+    """The report, with which model, configuration and events it describes."""
+    report.save(
+        folder,
+        note=f"Model: {model_path}. Configuration: {config.file}. Validation sample: {what}.",
+        metadata={"validation_sample": what, "model": str(model_path)},
+    )
 
 
 def report_command(

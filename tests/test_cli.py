@@ -187,6 +187,9 @@ def test_fit_apply_report_root_with_folds(tmp_path, samples):
     assert metrics["ks_after"]["pt"] < 0.5 * metrics["ks_before"]["pt"]  # it learned the shift
     assert metrics["auc_after"] < metrics["auc_before"]
     assert "fold model that did not see it" in metrics["validation_sample"]
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "Validation sample: all events, each weighted by the fold model" in text
+    assert "## Summary" in text
 
     again = _cli("report", config, "model.skrw", "-o", "report2", cwd=tmp_path)
     assert again.returncode == 0, again.stderr

@@ -394,8 +394,18 @@ class ReweightingReport:
             f"auc_after={m['auc_after']:.3g})"
         )
 
-    def save(self, folder: str | os.PathLike) -> Path:
+    def save(
+        self,
+        folder: str | os.PathLike,
+        *,
+        note: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Path:
         """Write the report into ``folder``: report.md, report.html, metrics.json, plots/*.png.
+
+        ``note`` is a paragraph added at the end of report.md and report.html (which events,
+        which model); ``metadata`` holds JSON-serializable entries written into metrics.json
+        beside the metrics.
 
         The folder (and its parents) is created if missing; the report's files in an existing
         folder are replaced, other files are left alone. Every figure is drawn and every file's
@@ -418,9 +428,9 @@ class ReweightingReport:
         except ImportError:
             figures = None
         contents: dict[str, bytes] = {}
-        note = None
         if figures is None:
-            note = f"No plots: {matplotlib_missing()}."
+            missing = f"No plots: {matplotlib_missing()}."
+            note = missing if note is None else f"{note} {missing}"
             warnings.warn(
                 f"the report in '{folder}' has no plots: {matplotlib_missing()}", stacklevel=2
             )
@@ -430,7 +440,8 @@ class ReweightingReport:
                 figures[key].savefig(buffer, format="png", dpi=PLOT_DPI)
                 contents[path] = buffer.getvalue()
         images = figures is not None
-        contents["metrics.json"] = (json.dumps(self.metrics, indent=2) + "\n").encode()
+        payload = {**self.metrics, **(metadata or {})}
+        contents["metrics.json"] = (json.dumps(payload, indent=2) + "\n").encode()
         contents["report.html"] = self.to_html(images=images, note=note).encode()
         contents["report.md"] = self.to_markdown(images=images, note=note).encode()
         (folder / "plots" if images else folder).mkdir(parents=True, exist_ok=True)
