@@ -72,6 +72,7 @@ _LAZY: dict[str, str] = {
     "GaussianAnsatzCalibrator": ".calibrate",
     "OTCalibrator": ".calibrate",
     "OmniFold": ".unfold",
+    "LearnedNothingWarning": "._base",
     "OutOfRangeWarning": "._base",
     "SRGNFitter": ".fit",
     "WeightedGANUnweighter": ".unweight",
@@ -101,6 +102,7 @@ __all__ = [
     "DCTRReweighter",
     "FoldingReweighter",
     "GaussianAnsatzCalibrator",
+    "LearnedNothingWarning",
     "OTCalibrator",
     "OmniFold",
     "OutOfRangeWarning",
@@ -117,7 +119,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # what static tools see; nothing of this runs
     from . import datasets, metrics
-    from ._base import OutOfRangeWarning
+    from ._base import LearnedNothingWarning, OutOfRangeWarning
     from ._persist import load, save
     from .calibrate import GaussianAnsatzCalibrator, OTCalibrator
     from .fit import SRGNFitter

@@ -36,6 +36,7 @@ __all__ = [
     "FLOAT_DTYPES",
     "BaseReweighter",
     "EstimatorMixin",
+    "LearnedNothingWarning",
     "OutOfRangeWarning",
     "fit_method",
     "outside_range",
@@ -55,6 +56,17 @@ class OutOfRangeWarning(UserWarning):
     reweighter, for one, can give weights of 1e16 to events beyond the source's support. The
     warning counts the events and names the features; ``feature_range_`` on the fitted
     reweighter holds the ranges.
+    """
+
+
+class LearnedNothingWarning(UserWarning):
+    """A fit learned no measurable difference between two samples that differ.
+
+    Raised after training when the classifier's held-out loss is no better than a constant's
+    within twice its standard error, while the samples are known to differ (the same events with
+    different weights, or a feature whose weighted distributions differ beyond the 1 % KS
+    critical value). The weights are then noise around a constant, not the ratio; the message
+    says what to try.
     """
 
 

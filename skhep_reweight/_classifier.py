@@ -18,10 +18,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
 
 from ._nn import predict_network, train_binary_classifier
+from ._nn.data import merge_identical_rows
 from ._nn.net import WeightedNet
 from ._validation import class_balanced_weights
 
 __all__ = [
+    "check_learned_something",
     "fit_balanced_classifier",
     "raw_log_ratio",
     "sample_weight_key",
@@ -134,3 +136,115 @@ def raw_log_ratio(model: Any, X: np.ndarray, prior_ratio: float = 1.0) -> np.nda
     f = np.asarray(model.predict_proba(X)[:, 1], dtype=np.float64)
     with np.errstate(divide="ignore"):
         return np.log(f) - np.log1p(-f) + np.log(prior_ratio)
+
+
+# A fit counts as having learned something when its held-out gain over a constant exceeds this
+# many standard errors, and its weights move the samples at least this share of the way.
+_GAIN_SIGNIFICANCE = 2.0
+_MIN_SHARE_LEARNED = 0.1
+
+
+def _samples_differ(
+    model: WeightedNet, X: np.ndarray, y01: np.ndarray, weight: np.ndarray
+) -> tuple[str, bool] | None:
+    """How the two samples are known to differ, in words, and whether the network's weights
+    are flat against that difference; None when the samples are not known to differ.
+
+    The same events in both samples (rows merged by ``merge_identical_rows``) differ when the
+    target's share of an event's weight varies between events; the network is flat when its
+    log-ratio varies by less than a tenth of the exact per-event log-ratios'. Otherwise the
+    samples differ when a feature's weighted KS distance D exceeds the 1 % critical value of the
+    effective sizes; the network is flat when its log-ratio on the source varies by less than
+    D / 10 (standard deviation).
+    """
+    from .diagnostics._report import ks_critical_value
+    from .metrics import weighted_ks_distance
+
+    merged = merge_identical_rows(X, y01, weight)
+    if merged is not None:
+        rows, label, total = merged
+        mean = np.average(label, weights=total)
+        spread = float(np.sqrt(np.average((label - mean) ** 2, weights=total)))
+        if spread <= 1e-9:
+            return None
+        mixed = (label > 0) & (label < 1)
+        flat = False
+        if np.any(mixed):
+            exact = np.log(label[mixed]) - np.log1p(-label[mixed])
+            learned = predict_network(model, rows[mixed])[:, 0]
+            flat = np.std(learned) < _MIN_SHARE_LEARNED * np.std(exact)
+        text = (
+            f"the samples hold the same events with weights whose target share varies by "
+            f"{spread:.2g} (standard deviation) between events"
+        )
+        return text, bool(flat)
+    source, target = y01 == 0, y01 == 1
+    distance = weighted_ks_distance(X[source], X[target], weight[source], weight[target])
+    critical = ks_critical_value(weight[source], weight[target])
+    j = int(np.argmax(distance))
+    if distance[j] <= critical:
+        return None
+    # A log-weight s moves a distribution by at most about E|e^s - 1| / 2 in KS distance: closing
+    # a distance D takes a spread of s of order D, and one below D / 10 cannot.
+    learned = predict_network(model, X[source])[:, 0]
+    spread = float(np.std(learned))
+    text = (
+        f"feature {j} alone differs (weighted KS distance {distance[j]:.3g}, above the 1 % "
+        f"critical value {critical:.3g}; the learned log-weights vary by {spread:.2g})"
+    )
+    return text, spread < _MIN_SHARE_LEARNED * distance[j]
+
+
+def check_learned_something(
+    model: Any, X: np.ndarray, y01: np.ndarray, sample_weight: np.ndarray, name: str
+) -> tuple[float, float] | None:
+    """Warn (:class:`~skhep_reweight.LearnedNothingWarning`) when a built-in network learned
+    nothing measurable from samples that differ.
+
+    Two failures are caught, both only when :func:`_samples_differ` finds the samples
+    different: the network's held-out gain over the best constant classifier (recorded by
+    :class:`~skhep_reweight._nn.callbacks.HeldOutGain` on the validation split) is not above
+    twice its standard error; or the gain is significant but the weights are flat (their
+    spread is a tenth of what the difference takes: a learning rate too small to move the
+    network from its constant start).
+
+    Returns
+    -------
+    (gain, standard_error) or None
+        None for a user's classifier or a fit without a validation split (nothing to judge).
+    """
+    import warnings
+
+    from ._base import LearnedNothingWarning, _caller_stacklevel
+
+    record = getattr(model, "held_out_gain_", None) if isinstance(model, WeightedNet) else None
+    if record is None:
+        return None
+    gain, error = record["gain"], record["standard_error"]
+    found = _samples_differ(model, X, y01, sample_weight)
+    if found is None:
+        return gain, error
+    difference, flat = found
+    if gain > _GAIN_SIGNIFICANCE * error:
+        if not flat:
+            return gain, error
+        what = (
+            f"its weights are nearly flat (the cross-entropy is lower than a constant "
+            f"classifier's by only {gain:.3g} +- {error:.3g} per event on its "
+            f"{record['n_events']} validation events)"
+        )
+    else:
+        what = (
+            f"on its {record['n_events']} validation events the network's cross-entropy is "
+            f"lower than a constant classifier's by {gain:.3g} +- {error:.3g} per event, not "
+            "more than twice its standard error"
+        )
+    warnings.warn(
+        f"{name} learned nothing measurable: {what}, while {difference}. Its weights are noise "
+        "around a constant. Try: more events; a longer fit (early_stopping=False with a fixed "
+        "max_epochs, or a larger n_iter_no_change); a larger batch_size or learning_rate; or a "
+        "gradient-boosted classifier through classifier=",
+        LearnedNothingWarning,
+        stacklevel=_caller_stacklevel(),
+    )
+    return gain, error

@@ -79,6 +79,8 @@ ESTIMATORS = [
 ]
 
 
+# scikit-learn's checks fit a few epochs on tiny random problems: learning nothing is expected
+@pytest.mark.filterwarnings("ignore::skhep_reweight._base.LearnedNothingWarning")
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     # scikit-learn's check raises (AssertionError, or the error it expected not raised) on any

@@ -19,7 +19,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skhep_reweight import DCTRReweighter, weights_from_classifier
+from skhep_reweight import DCTRReweighter, LearnedNothingWarning, weights_from_classifier
 from skhep_reweight.datasets import make_gaussian_reweighting, make_parametrized_gaussian
 from skhep_reweight.metrics import classifier_two_sample_auc, weighted_mean_std
 from skhep_reweight.reweight import balanced_cross_entropy, clip_log_ratio
@@ -312,12 +312,14 @@ def test_weights_from_any_classifier_and_pipeline():
 
 def test_grid_search_selects_by_the_density_ratio_score():
     data = make_gaussian_reweighting(n_samples=3_000, random_state=15)
-    grid = GridSearchCV(
-        DCTRReweighter(max_epochs=20, random_state=0),
-        {"hidden_layer_sizes": [(8,), (32, 32)], "learning_rate": [1e-6, 1e-2]},
-        cv=2,
-    ).fit(data.X, data.y)
-    # a learning rate of 1e-6 learns nothing in 20 epochs: it scores no better than a coin
+    # a learning rate of 1e-6 learns nothing in 20 epochs, and says so
+    with pytest.warns(LearnedNothingWarning, match="learned nothing measurable"):
+        grid = GridSearchCV(
+            DCTRReweighter(max_epochs=20, random_state=0),
+            {"hidden_layer_sizes": [(8,), (32, 32)], "learning_rate": [1e-6, 1e-2]},
+            cv=2,
+        ).fit(data.X, data.y)
+    # it scores no better than a coin
     assert grid.best_params_["learning_rate"] == 1e-2
     scores = grid.cv_results_["mean_test_score"]
     assert grid.best_score_ == pytest.approx(scores.max())
@@ -434,6 +436,7 @@ def test_clipping_bounds_and_counts():
     assert rw.n_clipped_ >= 1
 
 
+@pytest.mark.filterwarnings("ignore::skhep_reweight._base.LearnedNothingWarning")  # 2 epochs
 def test_bad_input_errors():
     data = make_gaussian_reweighting(n_samples=200, random_state=20)
     X, y = data.X, data.y

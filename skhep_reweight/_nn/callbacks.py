@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import torch
+import torch.nn.functional as F
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-__all__ = ["CosineDecay", "EpochProgressBar", "StopOnNonFiniteLoss"]
+__all__ = ["CosineDecay", "EpochProgressBar", "HeldOutGain", "StopOnNonFiniteLoss"]
 
 
 class EpochProgressBar(Callback):
@@ -85,3 +87,62 @@ class CosineDecay(Callback):
         for name, rates in self.initial_.items():
             for group, lr in zip(getattr(net, name + "_").param_groups, rates, strict=True):
                 group["lr"] = lr * factor
+
+
+class HeldOutGain(Callback):
+    r"""After training, how much better the classifier is than a constant on the validation events.
+
+    For a network with one logit :math:`s` trained by the weighted binary cross-entropy, it
+    records on the net ``held_out_gain_``, a dict with
+
+    * ``gain``: :math:`\bar d = \frac{1}{n}\sum_i d_i`, the mean over the :math:`n` validation
+      rows of :math:`d_i = w_i\,[\ell(\bar y, y_i) - \ell(\sigma(s_i), y_i)]`, the
+      cross-entropy of the best constant :math:`\bar y = \sum_i w_i y_i / \sum_i w_i` minus the
+      network's (float64);
+    * ``standard_error``: :math:`\mathrm{sd}(d)/\sqrt{n}`;
+    * ``n_events``: :math:`n`.
+
+    The network is the one training returns (the best epoch when early stopping restores it:
+    this callback must come after the early stopping). Without a validation split nothing is
+    recorded (``held_out_gain_`` is None).
+    """
+
+    def initialize(self) -> HeldOutGain:
+        self.valid_ = None
+        return self
+
+    def on_epoch_begin(
+        self, net: Any, dataset_train: Any = None, dataset_valid: Any = None, **kwargs: Any
+    ) -> None:
+        self.valid_ = dataset_valid
+
+    def on_train_end(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        net.held_out_gain_ = None
+        valid, self.valid_ = self.valid_, None  # the net must not keep the events
+        if valid is None or valid.y is None or len(valid) < 2:
+            return
+        module = net.module_
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            logit = torch.cat(
+                [
+                    module(valid.X[i : i + 65536].to(net.device)).reshape(-1).cpu()
+                    for i in range(0, len(valid), 65536)
+                ]
+            ).double()
+        module.train(was_training)
+        label, weight = valid.y.reshape(-1).double().cpu(), valid.w.double().cpu()
+        mean_label = float((weight * label).sum() / weight.sum())
+        mean_label = min(max(mean_label, 1e-12), 1 - 1e-12)
+        constant = torch.full_like(logit, math.log(mean_label / (1 - mean_label)))
+        difference = weight * (
+            F.binary_cross_entropy_with_logits(constant, label, reduction="none")
+            - F.binary_cross_entropy_with_logits(logit, label, reduction="none")
+        )
+        n = difference.shape[0]
+        net.held_out_gain_ = {
+            "gain": float(difference.mean()),
+            "standard_error": float(difference.std() / math.sqrt(n)),
+            "n_events": int(n),
+        }

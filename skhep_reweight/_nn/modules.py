@@ -106,6 +106,11 @@ class MLP(nn.Module):
         Activation between hidden layers, a key of :data:`ACTIVATIONS`.
     loc, scale : array-like of shape (n_inputs,), default=None
         When given, inputs are standardized by :class:`Standardize` before the first layer.
+    zero_output : bool, default=False
+        Start the last layer at zero weights and bias, so that the untrained network is the
+        constant 0 (a classifier's logit: the ratio one everywhere). A randomly initialized last
+        layer starts from a random function whose spread, a few percent in the weights, the
+        training must first unlearn: more than a per-mille effect it is meant to find.
 
     The forward pass returns a tensor of shape ``(n_samples, n_outputs)``.
     """
@@ -118,6 +123,7 @@ class MLP(nn.Module):
         activation: str = "relu",
         loc: ArrayLike | None = None,
         scale: ArrayLike | None = None,
+        zero_output: bool = False,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -128,6 +134,9 @@ class MLP(nn.Module):
             layers += [nn.Linear(width, int(size)), make_activation(activation)]
             width = int(size)
         layers.append(nn.Linear(width, n_outputs))
+        if zero_output:
+            nn.init.zeros_(layers[-1].weight)
+            nn.init.zeros_(layers[-1].bias)
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

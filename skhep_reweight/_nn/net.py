@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from skorch.callbacks import LRScheduler
 
-from .callbacks import CosineDecay, EpochProgressBar, StopOnNonFiniteLoss
-from .data import BatchIterator, EventDataset, StratifiedSplit
+from .callbacks import CosineDecay, EpochProgressBar, HeldOutGain, StopOnNonFiniteLoss
+from .data import BatchIterator, EventDataset, StratifiedSplit, merge_identical_rows
 from .losses import BinaryCrossEntropyPerEvent
 from .modules import MLP, standardization_stats
 from .nets import AlternatingNet, DonskerVaradhanNet, Interrupted, MarkedEarlyStopping, WeightedNet
@@ -171,6 +171,7 @@ def train_network(
                     mode="min",
                     factor=_LR_DECAY_FACTOR,
                     patience=max(1, n_iter_no_change // _LR_PATIENCE_SHARE),
+                    threshold=_EARLY_STOPPING_THRESHOLD,
                 ),
             )
         )
@@ -268,15 +269,27 @@ def train_binary_classifier(
     activation: str,
     seed: int,
     desc: str,
+    callbacks: list | None = None,
     **options: Any,
 ) -> WeightedNet:
     """An MLP with one logit trained by the weighted binary cross-entropy (label 1 vs label 0).
 
     Inputs are standardized inside the module with the weighted statistics of ``X``; the weights
-    are used as given (callers balance the class totals). ``options`` are
-    :func:`train_network`'s training options (``network_options(estimator)``).
+    are used as given (callers balance the class totals). Rows with identical features in both
+    classes (the same events with two weights) are merged into one row with a fractional label
+    first (:func:`~skhep_reweight._nn.data.merge_identical_rows`: the same loss, but an event's
+    copies stay together in the validation split and in every batch). ``options`` are
+    :func:`train_network`'s training options (``network_options(estimator)``); ``callbacks`` are
+    passed on. With a validation split the net records ``held_out_gain_``
+    (:class:`~skhep_reweight._nn.callbacks.HeldOutGain`).
     """
     loc, scale = standardization_stats(X, sample_weight)
+    labels = y01.astype(np.float32)
+    merged = merge_identical_rows(X, y01, sample_weight)
+    if merged is not None:
+        X, labels, sample_weight = merged
+        labels = labels.astype(np.float32)
+        sample_weight = sample_weight / np.mean(sample_weight)
     return train_network(
         MLP,
         {
@@ -286,14 +299,16 @@ def train_binary_classifier(
             "activation": activation,
             "loc": loc,
             "scale": scale,
+            "zero_output": True,
         },
         X,
-        y01.astype(np.float32),
+        labels,
         sample_weight,
         options=options,
         seed=seed,
         criterion=BinaryCrossEntropyPerEvent,
         desc=desc,
+        callbacks=[*(callbacks or []), ("held_out_gain", HeldOutGain())],
     )
 
 

@@ -87,9 +87,19 @@ class WeightedNet(NeuralNet):
     def get_loss(
         self, y_pred: torch.Tensor, y_true: Any, X: Any = None, training: bool = False
     ) -> torch.Tensor:
-        per_event = self.criterion_(y_pred, to_tensor(y_true, device=self.device))
-        if isinstance(X, Mapping) and "w" in X:
-            per_event = per_event * X["w"]
+        y_true = to_tensor(y_true, device=self.device)
+        w = X["w"] if isinstance(X, Mapping) and "w" in X else None
+        if not training:
+            # The validation loss is summed in float64: early stopping compares epochs whose
+            # losses (about 0.69 for a ratio near one) differ by 1e-7 or less when the effect is
+            # a fraction of a percent, below float32's resolution (6e-8 at 0.69); in float32
+            # such epochs tie and the fit stops as if it had stopped learning.
+            y_pred = y_pred.double()
+            y_true = y_true.double() if torch.is_floating_point(y_true) else y_true
+            w = None if w is None else w.double()
+        per_event = self.criterion_(y_pred, y_true)
+        if w is not None:
+            per_event = per_event * w
         return per_event.mean()
 
     def get_dataset(self, X: Any, y: Any = None) -> EventDataset:

@@ -63,6 +63,12 @@ Unfolding problems (data at detector level, simulation at both levels, with the 
 These return one weighted sample (``X``, ``sample_weight``) and its true ``density``, not the
 two stacked samples of the conventions below.
 
+A systematic variation emulated by reweighting (:mod:`._variation`):
+
+* :func:`make_systematic_variation` -- the same events in both samples, with weights that differ
+  by a small smooth function of 12 features on very different scales, and
+  :func:`systematic_variation_log_ratio`, its exact log-ratio.
+
 Conventions
 -----------
 Every maker returns a :class:`sklearn.utils.Bunch` that stacks the two samples:
@@ -165,6 +171,7 @@ from ._unfolding import (
     make_gaussian_unfolding,
 )
 from ._unweighting import camel_density, make_breit_wigner, make_camel_back, make_gaussian_ring
+from ._variation import make_systematic_variation, systematic_variation_log_ratio
 
 __all__ = [
     "RELATIVE_EIGENVALUE_RANGE",
@@ -192,4 +199,6 @@ __all__ = [
     "make_parameter_dependent_response",
     "make_parametrized_gaussian",
     "make_smearing_mismodeling",
+    "make_systematic_variation",
+    "systematic_variation_log_ratio",
 ]

@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._base import BaseReweighter, fit_method, stack_samples
-from .._classifier import fit_balanced_classifier, raw_log_ratio
+from .._classifier import check_learned_something, fit_balanced_classifier, raw_log_ratio
 from .._nn import NETWORK_PARAMETER_CONSTRAINTS, derive_seeds
 from .._nn.params import network_spec
 from .._validation import (
@@ -77,8 +77,9 @@ class DCTRReweighter(BaseReweighter):
     max_epochs : int, default=100
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the events (stratified), stop after
-        ``n_iter_no_change`` epochs without improvement of the validation loss and keep the best
-        epoch's network.
+        ``n_iter_no_change`` epochs without improvement of the validation loss (summed in
+        float64, any decrease counts) and keep the best epoch's network. The held-out events
+        also judge the fit: see ``validation_gain_``.
     validation_fraction : float, default=0.2
     n_iter_no_change : int, default=10
     weight_decay : float, default=0.0
@@ -124,6 +125,12 @@ class DCTRReweighter(BaseReweighter):
         Training loss per epoch (built-in network only).
     validation_loss_curve_ : ndarray of shape (n_iter_,) or None
         Validation loss per epoch, None without early stopping (built-in network only).
+    validation_gain_ : tuple of float or None
+        ``(gain, standard_error)``: how much lower the network's cross-entropy is than the best
+        constant classifier's on the validation events, per event (built-in network with early
+        stopping only, None otherwise). When the gain is not above twice its standard error
+        while the samples differ, ``fit`` warns with a
+        :class:`~skhep_reweight.LearnedNothingWarning`.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         When X is a DataFrame with string column names.
@@ -133,6 +140,17 @@ class DCTRReweighter(BaseReweighter):
     *Weights.* ``predict_weights`` returns :math:`w(x)` per event (times ``sample_weight``), not
     renormalized: predicting in batches gives the same numbers as predicting at once, and the mean
     over the source sample is close to one when the ratio is learned well.
+
+    *The same events in both samples* (a systematic variation stored as alternative weights):
+    rows with identical features in both samples are merged into one row whose label is the
+    target's share of its weight, :math:`y = w_1/(w_0 + w_1)`, which leaves the loss and its
+    minimizer unchanged (:func:`~skhep_reweight._nn.data.merge_identical_rows`). An event's two
+    copies then stay together in the validation split and in every batch; split apart, the
+    validation loss measures how well the network memorized one copy's label, and the fit stops
+    before it learns a per-mille effect. The network's last layer starts at zero (the untrained
+    ratio is one everywhere, not a random function whose spread exceeds such an effect), and
+    effects of 0.5 % on 5000 events are learned
+    (:func:`~skhep_reweight.datasets.make_systematic_variation`).
 
     *Negative event weights* (NLO generators) are accepted. They enter the loss with their sign;
     each class's weights must sum to a positive number. The learned ratio is that of the signed
@@ -251,6 +269,9 @@ class DCTRReweighter(BaseReweighter):
         if self.classifier is None:
             self.net_ = model
             self._record_history(model)
+            self.validation_gain_ = check_learned_something(
+                model, features, y01, weight, type(self).__name__
+            )
         else:
             self.classifier_ = model
         _, self.n_clipped_ = self._log_ratio(features)

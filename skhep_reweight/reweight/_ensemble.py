@@ -64,6 +64,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOp
 
 from .._base import BaseReweighter, fit_method
 from .._nn import derive_seeds
+from .._nn.data import identical_row_groups
 from .._validation import check_binary_labels, check_class_totals, check_event_weights
 
 __all__ = ["BaggingReweighter", "FoldingReweighter", "rows_fingerprint"]
@@ -280,7 +281,9 @@ class FoldingReweighter(_EnsembleReweighter):
     estimators_ : list of reweighters
         The fitted clones; ``estimators_[k]`` was trained without fold ``k``.
     fold_ : ndarray of shape (n_samples,)
-        The fold of each training row.
+        The fold of each training row. Folds are stratified by class; when the two samples hold
+        the same events (rows with identical features in both), an event's copies share a fold
+        instead, so that no member predicts the copy of an event it trained on.
     oof_weights_ : ndarray of shape (n_samples,)
         Out-of-fold weights of the training rows in row order, without ``sample_weight``.
     oof_log_ratio_ : ndarray of shape (n_samples,)
@@ -364,10 +367,18 @@ class FoldingReweighter(_EnsembleReweighter):
                 f"{counts[0]} source and {counts[1]} target events"
             )
         split_seed, *member_seeds = derive_seeds(self.random_state, self.n_folds + 1)
-        folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=split_seed)
-        self.fold_ = np.empty(X.shape[0], dtype=np.int64)
-        for k, (_, held_out) in enumerate(folds.split(X, y01)):
-            self.fold_[held_out] = k
+        groups = identical_row_groups(X, y01)
+        if groups is None:
+            folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=split_seed)
+            self.fold_ = np.empty(X.shape[0], dtype=np.int64)
+            for k, (_, held_out) in enumerate(folds.split(X, y01)):
+                self.fold_[held_out] = k
+        else:
+            # the same events in both samples: an event's copies go to one fold, so that no
+            # member trains on one copy and predicts the other
+            n_groups = int(groups.max()) + 1
+            order = np.random.RandomState(split_seed).permutation(n_groups)
+            self.fold_ = (order % self.n_folds)[groups]
         plans = []
         for k, seed in enumerate(member_seeds):
             rows = np.flatnonzero(self.fold_ != k)
@@ -444,6 +455,10 @@ class BaggingReweighter(_EnsembleReweighter):
           (the class sizes are kept).
         - ``False``: every member sees all events; they differ in their seeds only (the spread
           is then the training's randomness, not the sample's).
+
+        When the two samples hold the same events (rows with identical features in both, as in
+        a systematic variation stored as alternative weights), an event is resampled with all
+        of its copies: one count per event, or events drawn with replacement.
     random_state : int, RandomState instance or None, default=None
         Seeds the resampling and every member (the ``random_state`` parameters of each clone,
         nested ones included, are set to seeds drawn from it).
@@ -526,19 +541,38 @@ class BaggingReweighter(_EnsembleReweighter):
         self : BaggingReweighter
         """
         X, y, y01, weight = self._validate_training(X, y, sample_weight)
+        groups = identical_row_groups(X, y01) if self.bootstrap else None
         plans = [
-            self._resample(y01, weight, np.random.RandomState(seed))
+            self._resample(groups, y01, weight, np.random.RandomState(seed))
             for seed in derive_seeds(self.random_state, self.n_estimators)
         ]
         self.estimators_ = self._fit_members(X, y, plans)
         return self
 
     def _resample(
-        self, y01: np.ndarray, weight: np.ndarray | None, rng: np.random.RandomState
+        self,
+        groups: np.ndarray | None,
+        y01: np.ndarray,
+        weight: np.ndarray | None,
+        rng: np.random.RandomState,
     ) -> tuple[np.ndarray, np.ndarray | None, int]:
-        """One member's (rows, weights, seed)."""
+        """One member's (rows, weights, seed); with ``groups`` (identical rows in both samples,
+        :func:`~skhep_reweight._nn.data.identical_row_groups`) an event is resampled with all
+        of its copies."""
         n = y01.shape[0]
-        if self.bootstrap == "poisson":
+        if groups is not None:
+            # the same events in both samples: resample events, each with all of its copies
+            n_groups = int(groups.max()) + 1
+            if self.bootstrap == "poisson":
+                counts = rng.poisson(1.0, size=n_groups)[groups]
+            else:
+                counts = np.bincount(rng.randint(n_groups, size=n_groups), minlength=n_groups)
+                counts = counts[groups]
+            rows = np.flatnonzero(counts)
+            member_weight = counts[rows].astype(np.float64)
+            if weight is not None:
+                member_weight *= weight[rows]
+        elif self.bootstrap == "poisson":
             counts = rng.poisson(1.0, size=n)
             rows = np.flatnonzero(counts)
             member_weight = counts[rows].astype(np.float64)

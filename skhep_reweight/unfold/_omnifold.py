@@ -59,9 +59,7 @@ from skorch.callbacks import Callback
 
 from .._base import FLOAT_DTYPES, EstimatorMixin, _caller_stacklevel, fit_method
 from .._classifier import fit_balanced_classifier, raw_log_ratio
-from .._nn import NETWORK_PARAMETER_CONSTRAINTS, derive_seeds, train_network
-from .._nn.losses import BinaryCrossEntropyPerEvent
-from .._nn.modules import MLP, standardization_stats
+from .._nn import NETWORK_PARAMETER_CONSTRAINTS, derive_seeds, train_binary_classifier
 from .._nn.params import network_spec
 from .._validation import check_event_weights, class_balanced_weights
 from ..metrics import largest_weight_share
@@ -169,29 +167,14 @@ def _train(
         return fit_balanced_classifier(
             classifier, X, y01, weight, seed=seed, network=network, desc=desc
         )
-    balanced = class_balanced_weights(y01, weight)
-    spec = dict(network)
-    sizes, activation = spec.pop("hidden_layer_sizes"), spec.pop("activation")
-    loc, scale = standardization_stats(X, balanced)
-    module_kwargs = {
-        "n_inputs": X.shape[1],
-        "hidden_layer_sizes": sizes,
-        "n_outputs": 1,
-        "activation": activation,
-        "loc": loc,
-        "scale": scale,
-    }
-    net = train_network(
-        MLP,
-        module_kwargs,
+    net = train_binary_classifier(
         X,
-        y01.astype(np.float32),
-        balanced,
-        options=spec,
+        y01,
+        class_balanced_weights(y01, weight),
         seed=seed,
-        criterion=BinaryCrossEntropyPerEvent,
         desc=desc,
         callbacks=[("warm_start", _StartFrom(_parameters_of(previous)))],
+        **network,
     )
     return net, 1.0
 
