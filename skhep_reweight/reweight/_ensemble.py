@@ -274,7 +274,9 @@ class FoldingReweighter(_EnsembleReweighter):
         Seeds the folds and every member (the ``random_state`` parameters of each clone, nested
         ones included, are set to seeds drawn from it).
     n_jobs : int, default=None
-        Members trained in parallel by joblib (None: one, -1: all cores).
+        Members trained in parallel by joblib (None: one, unless inside a
+        ``joblib.parallel_backend`` context such as ``parallel_backend("dask")``, which then
+        decides; -1: all cores).
 
     Attributes
     ----------
@@ -463,7 +465,9 @@ class BaggingReweighter(_EnsembleReweighter):
         Seeds the resampling and every member (the ``random_state`` parameters of each clone,
         nested ones included, are set to seeds drawn from it).
     n_jobs : int, default=None
-        Members trained in parallel by joblib (None: one, -1: all cores).
+        Members trained in parallel by joblib (None: one, unless inside a
+        ``joblib.parallel_backend`` context such as ``parallel_backend("dask")``, which then
+        decides; -1: all cores).
 
     Attributes
     ----------

@@ -434,7 +434,9 @@ class OmniFold(EstimatorMixin, BaseEstimator):
     verbose : int, default=0
         1 shows a progress bar per network.
     n_jobs : int, default=None
-        joblib workers over the ensemble runs (None: one).
+        joblib workers over the ensemble runs (None: one, unless inside a
+        ``joblib.parallel_backend`` context such as ``parallel_backend("dask")``, which then
+        decides).
 
     Attributes
     ----------
@@ -596,7 +598,7 @@ class OmniFold(EstimatorMixin, BaseEstimator):
             inefficiency=self.inefficiency,
         )
         seeds = derive_seeds(self.random_state, self.n_ensemble)
-        if self.n_ensemble > 1 and self.n_jobs not in (None, 1):
+        if self.n_ensemble > 1:  # through joblib, so that a parallel_backend("dask") spreads it
             runs = Parallel(n_jobs=self.n_jobs)(delayed(_run_member)(problem, s) for s in seeds)
         else:
             runs = [_run_member(problem, s) for s in seeds]
