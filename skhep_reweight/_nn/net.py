@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from skorch.callbacks import LRScheduler
+from skorch.helper import predefined_split
 
 from .callbacks import CosineDecay, EpochProgressBar, HeldOutGain, StopOnNonFiniteLoss
 from .data import BatchIterator, EventDataset, StratifiedSplit, merge_identical_rows
@@ -25,6 +26,7 @@ from .modules import MLP, standardization_stats
 from .nets import AlternatingNet, DonskerVaradhanNet, Interrupted, MarkedEarlyStopping, WeightedNet
 from .params import TRAINING_KEYS
 from .seeding import derive_seeds, resolve_device, seeded
+from .stream import ChunkStream, StreamIterator
 
 __all__ = [
     "PREDICT_BATCH_SIZE",
@@ -34,6 +36,7 @@ __all__ = [
     "predict_network",
     "train_alternating",
     "train_binary_classifier",
+    "train_binary_classifier_stream",
     "train_network",
 ]
 
@@ -84,6 +87,7 @@ def train_network(
     callbacks: list | None = None,
     desc: str = "training",
     lr_decay: bool = True,
+    validation: EventDataset | None = None,
     **net_kwargs: Any,
 ) -> WeightedNet:
     """Build and fit a :class:`WeightedNet`.
@@ -92,7 +96,11 @@ def train_network(
     ----------
     module, module_kwargs
         The network class and its constructor arguments; it is built inside the seeded context.
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray of shape (n_samples, n_features), or ChunkStream
+        The events; a :class:`~skhep_reweight._nn.stream.ChunkStream` (events read from files
+        chunk by chunk, with their labels and weights; ``y`` and ``sample_weight`` None) trains
+        through a :class:`~skhep_reweight._nn.stream.StreamIterator`, validated on
+        ``validation``.
     y : ndarray of shape (n_samples,) or (n_samples, n_targets), or None
     sample_weight : ndarray of shape (n_samples,) or None
         Per-event weights, normalized by the caller (mean one is the convention).
@@ -125,6 +133,8 @@ def train_network(
     lr_decay : bool, default=True
         Cut the learning rate when the validation loss stalls (only with early stopping; a
         two-player net's second optimizer is never cut, so two-player methods pass False).
+    validation : EventDataset, optional
+        The validation events of a ``ChunkStream`` (held out by its first pass).
     **net_kwargs
         Further skorch arguments of ``net_class`` (a second optimizer, its parameters, ...).
 
@@ -142,10 +152,14 @@ def train_network(
     n_iter_no_change, verbose = options["n_iter_no_change"], options["verbose"]
     device = resolve_device(options["device"])
     split_seed, loader_seed, torch_seed = derive_seeds(seed, 3)
-    n_valid = int(round(validation_fraction * len(X))) if early_stopping else 0
-    # Early stopping needs at least two validation and two training events; on tinier samples
-    # (scikit-learn's checks fit on a handful) it is off and all max_epochs are run.
-    use_validation = early_stopping and n_valid >= 2 and len(X) - n_valid >= 2
+    streaming = isinstance(X, ChunkStream)
+    if streaming:
+        use_validation = early_stopping and validation is not None
+    else:
+        n_valid = int(round(validation_fraction * len(X))) if early_stopping else 0
+        # Early stopping needs at least two validation and two training events; on tinier
+        # samples (scikit-learn's checks fit on a handful) it is off and all max_epochs are run.
+        use_validation = early_stopping and n_valid >= 2 and len(X) - n_valid >= 2
 
     all_callbacks = [("stop_on_non_finite", StopOnNonFiniteLoss())]
     if use_validation:
@@ -187,15 +201,13 @@ def train_network(
         optimizer__weight_decay=options["weight_decay"],
         max_epochs=max_epochs,
         batch_size=batch_size,
-        train_split=(
-            StratifiedSplit(validation_fraction, split_seed, stratify=stratify)
-            if use_validation
-            else None
+        train_split=_train_split(
+            use_validation, streaming, validation, validation_fraction, split_seed, stratify
         ),
-        iterator_train=BatchIterator,
-        iterator_train__shuffle=True,
+        iterator_train=StreamIterator if streaming else BatchIterator,
         iterator_train__seed=loader_seed,
         iterator_train__device=device,
+        **({} if streaming else {"iterator_train__shuffle": True}),
         iterator_valid=BatchIterator,
         iterator_valid__batch_size=max(PREDICT_BATCH_SIZE, batch_size),
         iterator_valid__device=device,
@@ -207,7 +219,7 @@ def train_network(
         **{f"criterion__{k}": v for k, v in (criterion_kwargs or {}).items()},
         **net_kwargs,
     )
-    dataset = EventDataset(X, y, sample_weight)
+    dataset = X if streaming else EventDataset(X, y, sample_weight)
     with seeded(torch_seed, device):
         try:
             net.fit(dataset, None)
@@ -217,6 +229,22 @@ def train_network(
             ) from None
     net.module_.eval()
     return net
+
+
+def _train_split(
+    use_validation: bool,
+    streaming: bool,
+    validation: EventDataset | None,
+    fraction: float,
+    seed: int,
+    stratify: bool,
+) -> Any:
+    """skorch's ``train_split``: none, the stream's held-out events, or a seeded split."""
+    if not use_validation:
+        return None
+    if streaming:
+        return predefined_split(validation)
+    return StratifiedSplit(fraction, seed, stratify=stratify)
 
 
 def train_alternating(
@@ -309,6 +337,43 @@ def train_binary_classifier(
         criterion=BinaryCrossEntropyPerEvent,
         desc=desc,
         callbacks=[*(callbacks or []), ("held_out_gain", HeldOutGain())],
+    )
+
+
+def train_binary_classifier_stream(
+    stream: ChunkStream,
+    validation: EventDataset | None,
+    loc: np.ndarray,
+    scale: np.ndarray,
+    *,
+    hidden_layer_sizes: tuple[int, ...],
+    activation: str,
+    seed: int,
+    desc: str,
+    **options: Any,
+) -> WeightedNet:
+    """:func:`train_binary_classifier` for events read from files: the labels and balanced
+    weights come with the stream's chunks, the standardization from its first pass."""
+    return train_network(
+        MLP,
+        {
+            "n_inputs": int(loc.shape[0]),
+            "hidden_layer_sizes": hidden_layer_sizes,
+            "n_outputs": 1,
+            "activation": activation,
+            "loc": loc,
+            "scale": scale,
+            "zero_output": True,
+        },
+        stream,
+        None,
+        None,
+        options=options,
+        seed=seed,
+        criterion=BinaryCrossEntropyPerEvent,
+        desc=desc,
+        callbacks=[("held_out_gain", HeldOutGain())],
+        validation=validation,
     )
 
 

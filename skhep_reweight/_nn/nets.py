@@ -23,6 +23,7 @@ from skorch.utils import to_tensor
 
 from .data import EventDataset
 from .losses import donsker_varadhan_bound
+from .stream import ChunkStream
 
 __all__ = [
     "AlternatingNet",
@@ -105,6 +106,8 @@ class WeightedNet(NeuralNet):
     def get_dataset(self, X: Any, y: Any = None) -> EventDataset:
         # Only an EventDataset carries the weights with the events; building one here from a bare
         # array would train with every weight silently set to one.
+        if isinstance(X, ChunkStream):
+            return X
         if not isinstance(X, EventDataset):
             raise TypeError(
                 f"{type(self).__name__} trains on an EventDataset (features, targets "

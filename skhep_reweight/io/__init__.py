@@ -3,7 +3,8 @@
 Reweighting in an analysis starts from files, not arrays: Monte Carlo and data events stored as
 ROOT trees (read here with uproot) or parquet tables (read with pyarrow). This module reads
 the feature columns and an optional per-event weight column of such files, whole
-(:func:`read_events`) or in chunks of bounded memory (:func:`iterate_events`), and writes the
+(:func:`read_events`) or in chunks of bounded memory (:func:`iterate_events`), describes files
+for a reweighter to train from chunk by chunk (:class:`EventSource`), and writes the
 learned weights to a new file (:class:`WeightWriter`, :func:`write_weights`). Both libraries
 are optional extras: ``pip install 'skhep_reweight[root]'`` or ``'skhep_reweight[parquet]'``.
 
@@ -75,6 +76,14 @@ weight per event to a friend file of the same number of entries:
 from __future__ import annotations
 
 from ._read import count_events, iterate_events, read_events
+from ._source import EventSource
 from ._write import WeightWriter, write_weights
 
-__all__ = ["WeightWriter", "count_events", "iterate_events", "read_events", "write_weights"]
+__all__ = [
+    "EventSource",
+    "WeightWriter",
+    "count_events",
+    "iterate_events",
+    "read_events",
+    "write_weights",
+]

@@ -13,7 +13,9 @@ from sklearn.utils.validation import check_is_fitted
 from .._base import BaseReweighter, fit_method, stack_samples
 from .._classifier import check_learned_something, fit_balanced_classifier, raw_log_ratio
 from .._nn import NETWORK_PARAMETER_CONSTRAINTS, derive_seeds
+from .._nn.net import train_binary_classifier_stream
 from .._nn.params import network_spec
+from .._nn.stream import ChunkStream, first_pass, validation_dataset
 from .._validation import (
     check_binary_labels,
     check_class_totals,
@@ -30,6 +32,12 @@ from ._theta import (
 from ._weights import DEFAULT_PROBA_CLIP, clip_log_ratio
 
 __all__ = ["DCTRReweighter"]
+
+
+def _is_source(sample: Any) -> bool:
+    from ..io._source import EventSource
+
+    return isinstance(sample, EventSource)
 
 
 class DCTRReweighter(BaseReweighter):
@@ -303,6 +311,18 @@ class DCTRReweighter(BaseReweighter):
         -------
         self : DCTRReweighter
         """
+        if _is_source(source) or _is_source(target):
+            if not (_is_source(source) and _is_source(target)):
+                raise TypeError(
+                    "source and target must both be EventSource (training from files) or both "
+                    "hold events in memory"
+                )
+            if source_weight is not None or target_weight is not None or target_theta is not None:
+                raise TypeError(
+                    "with EventSource samples the weights come from each source's weight column; "
+                    "source_weight, target_weight and target_theta are not taken"
+                )
+            return self._fit_stream(source, target)
         if target_theta is None:
             return super().fit_samples(source, target, source_weight, target_weight)
         X, y, weight = stack_samples(source, target, source_weight, target_weight)
@@ -315,6 +335,51 @@ class DCTRReweighter(BaseReweighter):
             )
         theta = np.vstack([np.full((len(source), t.shape[1]), np.nan), t])
         return self.fit(X, y, sample_weight=weight, theta=theta)
+
+    @fit_method
+    def _fit_stream(self, source: Any, target: Any) -> DCTRReweighter:
+        """Train the built-in network from two EventSource, chunk by chunk."""
+        if self.classifier is not None:
+            raise TypeError(
+                "training from files (EventSource) takes the built-in network only: a "
+                f"{type(self.classifier).__name__} needs all events in memory; read them with "
+                "skhep_reweight.io.read_events and call fit_samples on the arrays"
+            )
+        if source.columns != target.columns:
+            raise ValueError(
+                f"source and target read different columns: {source.columns} and {target.columns}"
+            )
+        valid_seed, train_seed = derive_seeds(self.random_state, 2)
+        fraction = self.validation_fraction if self.early_stopping else 0.0
+        summary = first_pass([source, target], fraction, valid_seed)
+        factors = 0.5 * summary.n_events.sum() / summary.totals
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = len(source.columns)
+        self.feature_range_ = summary.feature_range
+        self.n_parameters_ = 0
+        self.prior_ratio_ = 1.0
+        stream = ChunkStream(
+            [source, target], factors, summary.probability, valid_seed, summary.n_train
+        )
+        options = network_spec(self)
+        self.net_ = train_binary_classifier_stream(
+            stream,
+            validation_dataset(summary, factors),
+            summary.loc,
+            summary.scale,
+            seed=train_seed,
+            desc="DCTR (files)",
+            **options,
+        )
+        self._record_history(self.net_)
+        valid_y = summary.valid_y
+        self.validation_gain_ = None
+        if valid_y.size and np.unique(valid_y).size == 2:
+            self.validation_gain_ = check_learned_something(
+                self.net_, summary.valid_X, valid_y, summary.valid_w, type(self).__name__
+            )
+        self.n_clipped_ = sum(self._log_ratio(X)[1] for part in (source, target) for X, _ in part)
+        return self
 
     # ------------------------------------------------------------------ prediction
     def _prediction_input(self, X: ArrayLike, theta: ArrayLike | None = None) -> np.ndarray:
