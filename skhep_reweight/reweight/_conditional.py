@@ -29,6 +29,7 @@ from .._validation import (
     resolve_columns,
 )
 from ._dctr import DCTRReweighter
+from ._stream import check_sources, prepare_stream
 from ._weights import (
     DEFAULT_PROBA_CLIP,
     _max_log_ratio,
@@ -335,18 +336,78 @@ class ConditionalReweighter(BaseReweighter):
         _, _, self.n_clipped_ = self._log_ratios(X)
         return self
 
+    def fit_samples(
+        self,
+        source: Any,
+        target: Any,
+        source_weight: ArrayLike | None = None,
+        target_weight: ArrayLike | None = None,
+    ) -> ConditionalReweighter:
+        """Fit from the two samples, in memory or from files.
+
+        Parameters
+        ----------
+        source, target : array-like of shape (n, n_features), or io.EventSource
+            The two samples; two :class:`~skhep_reweight.io.EventSource` train the joint
+            network (``method="joint"``, the built-in network) from files, chunk by chunk, as
+            :class:`~skhep_reweight.DCTRReweighter` does, with ``conditional_features`` given
+            by index or by column name.
+        source_weight, target_weight : array-like, default=None
+            In memory only (sources carry their weight column).
+
+        Returns
+        -------
+        self : ConditionalReweighter
+        """
+        if check_sources(source, target, source_weight, target_weight):
+            return self._fit_stream(source, target)
+        return super().fit_samples(source, target, source_weight, target_weight)
+
+    @fit_method
+    def _fit_stream(self, source: Any, target: Any) -> ConditionalReweighter:
+        if self.method != "joint" or self.classifier is not None:
+            raise TypeError(
+                "training from files (EventSource) takes method='joint' with the built-in "
+                f"network; got method={self.method!r}"
+                + ("" if self.classifier is None else f" and classifier={self.classifier!r}")
+                + ": read the events with skhep_reweight.io.read_events and call fit_samples "
+                "on the arrays"
+            )
+        self.conditional_index_ = resolve_conditional_features(
+            self.conditional_features, len(source.columns), np.array(source.columns)
+        )
+        summary, stream, validation, seed = prepare_stream(self, source, target)
+        self.net_ = train_network(
+            MarginalConditionalMLP,
+            self._module_kwargs(len(source.columns), summary.loc, summary.scale),
+            stream,
+            None,
+            None,
+            options=network_options(self),
+            seed=seed,
+            criterion=MarginalJointCrossEntropy,
+            desc="conditional reweighting (files)",
+            validation=validation,
+        )
+        self._record_history(self.net_)
+        self.n_clipped_ = sum(self._log_ratios(X)[2] for part in (source, target) for X, _ in part)
+        return self
+
+    def _module_kwargs(self, n_inputs: int, loc: np.ndarray, scale: np.ndarray) -> dict:
+        return {
+            "n_inputs": n_inputs,
+            "conditional_index": self.conditional_index_,
+            "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
+            "activation": self.activation,
+            "loc": loc,
+            "scale": scale,
+        }
+
     def _fit_joint(self, X: np.ndarray, y01: np.ndarray, balanced: np.ndarray, seed: int) -> None:
         loc, scale = standardization_stats(X, balanced)
         self.net_ = train_network(
             MarginalConditionalMLP,
-            {
-                "n_inputs": X.shape[1],
-                "conditional_index": self.conditional_index_,
-                "hidden_layer_sizes": check_hidden_layer_sizes(self.hidden_layer_sizes),
-                "activation": self.activation,
-                "loc": loc,
-                "scale": scale,
-            },
+            self._module_kwargs(X.shape[1], loc, scale),
             X,
             y01.astype(np.float32),
             balanced,

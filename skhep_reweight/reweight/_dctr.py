@@ -15,13 +15,13 @@ from .._classifier import check_learned_something, fit_balanced_classifier, raw_
 from .._nn import NETWORK_PARAMETER_CONSTRAINTS, derive_seeds
 from .._nn.net import train_binary_classifier_stream
 from .._nn.params import network_spec
-from .._nn.stream import ChunkStream, first_pass, validation_dataset
 from .._validation import (
     check_binary_labels,
     check_class_totals,
     check_event_weights,
     check_score_labels,
 )
+from ._stream import check_sources, prepare_stream
 from ._theta import (
     broadcast_theta,
     check_in_range,
@@ -32,12 +32,6 @@ from ._theta import (
 from ._weights import DEFAULT_PROBA_CLIP, clip_log_ratio
 
 __all__ = ["DCTRReweighter"]
-
-
-def _is_source(sample: Any) -> bool:
-    from ..io._source import EventSource
-
-    return isinstance(sample, EventSource)
 
 
 class DCTRReweighter(BaseReweighter):
@@ -311,17 +305,7 @@ class DCTRReweighter(BaseReweighter):
         -------
         self : DCTRReweighter
         """
-        if _is_source(source) or _is_source(target):
-            if not (_is_source(source) and _is_source(target)):
-                raise TypeError(
-                    "source and target must both be EventSource (training from files) or both "
-                    "hold events in memory"
-                )
-            if source_weight is not None or target_weight is not None or target_theta is not None:
-                raise TypeError(
-                    "with EventSource samples the weights come from each source's weight column; "
-                    "source_weight, target_weight and target_theta are not taken"
-                )
+        if check_sources(source, target, source_weight, target_weight, target_theta):
             return self._fit_stream(source, target)
         if target_theta is None:
             return super().fit_samples(source, target, source_weight, target_weight)
@@ -345,38 +329,23 @@ class DCTRReweighter(BaseReweighter):
                 f"{type(self.classifier).__name__} needs all events in memory; read them with "
                 "skhep_reweight.io.read_events and call fit_samples on the arrays"
             )
-        if source.columns != target.columns:
-            raise ValueError(
-                f"source and target read different columns: {source.columns} and {target.columns}"
-            )
-        valid_seed, train_seed = derive_seeds(self.random_state, 2)
-        fraction = self.validation_fraction if self.early_stopping else 0.0
-        summary = first_pass([source, target], fraction, valid_seed)
-        factors = 0.5 * summary.n_events.sum() / summary.totals
-        self.classes_ = np.array([0, 1])
-        self.n_features_in_ = len(source.columns)
-        self.feature_range_ = summary.feature_range
+        summary, stream, validation, seed = prepare_stream(self, source, target)
         self.n_parameters_ = 0
         self.prior_ratio_ = 1.0
-        stream = ChunkStream(
-            [source, target], factors, summary.probability, valid_seed, summary.n_train
-        )
-        options = network_spec(self)
         self.net_ = train_binary_classifier_stream(
             stream,
-            validation_dataset(summary, factors),
+            validation,
             summary.loc,
             summary.scale,
-            seed=train_seed,
+            seed=seed,
             desc="DCTR (files)",
-            **options,
+            **network_spec(self),
         )
         self._record_history(self.net_)
-        valid_y = summary.valid_y
         self.validation_gain_ = None
-        if valid_y.size and np.unique(valid_y).size == 2:
+        if np.unique(summary.valid_y).size == 2:
             self.validation_gain_ = check_learned_something(
-                self.net_, summary.valid_X, valid_y, summary.valid_w, type(self).__name__
+                self.net_, summary.valid_X, summary.valid_y, summary.valid_w, type(self).__name__
             )
         self.n_clipped_ = sum(self._log_ratio(X)[1] for part in (source, target) for X, _ in part)
         return self
