@@ -36,6 +36,7 @@ NEEDS = {
     "bench_apply_throughput.py": ("uproot", "pyarrow", "pandas"),
     "bench_ot.py": ("ot",),
     "bench_export.py": ("onnxruntime",),
+    "bench_scale.py": ("distributed", "pyarrow"),
     **{path.name: ("matplotlib",) for path in EXAMPLES},
     "plot_export_onnx.py": ("matplotlib", "onnxruntime"),
     "plot_omnifold_pythia.py": ("pythia8mc", "fastjet", "matplotlib"),
