@@ -340,20 +340,13 @@ def read_events(
     import dask.dataframe as dd
     import pandas as pd
 
-    from .io import count_events
+    from .io import EventSource
     from .io import read_events as read_file
 
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    paths = [Path(p) for p in paths]
-    if not paths:
-        raise ValueError("paths is empty: give at least one file")
-    if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool):
-        raise TypeError(f"chunk_size must be an integer, got {chunk_size!r}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     columns = list(columns)
     names = columns + ([weight] if weight is not None and weight not in columns else [])
+    # checks the files, the tree and the columns now; cuts the files into chunks
+    source = EventSource(paths, names, tree=tree, chunk_size=chunk_size)
     meta = pd.DataFrame({c: np.zeros(0, dtype=np.float64) for c in names})
     meta.index = pd.RangeIndex(0)
 
@@ -363,13 +356,7 @@ def read_events(
         )
         return frame
 
-    parts = []
-    for path in paths:
-        # checks the file, tree and columns now, on the first entry
-        read_file(path, names, tree=tree, entry_start=0, entry_stop=1)
-        n = count_events(path, tree=tree)
-        for start in range(0, n, chunk_size):
-            parts.append(dask.delayed(part)(path, start, min(n, start + chunk_size)))
+    parts = [dask.delayed(part)(*chunk) for chunk in source.chunks]
     if not parts:
         return dd.from_pandas(meta, npartitions=1)
     return dd.from_delayed(parts, meta=meta, verify_meta=False)

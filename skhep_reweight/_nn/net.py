@@ -288,6 +288,26 @@ def train_alternating(
     )
 
 
+def _logit_network(
+    n_inputs: int,
+    hidden_layer_sizes: tuple[int, ...],
+    activation: str,
+    loc: np.ndarray,
+    scale: np.ndarray,
+) -> dict:
+    """The MLP of a binary classifier: one logit, inputs standardized, the last layer starting
+    at zero (the untrained ratio is one everywhere)."""
+    return {
+        "n_inputs": n_inputs,
+        "hidden_layer_sizes": hidden_layer_sizes,
+        "n_outputs": 1,
+        "activation": activation,
+        "loc": loc,
+        "scale": scale,
+        "zero_output": True,
+    }
+
+
 def train_binary_classifier(
     X: np.ndarray,
     y01: np.ndarray,
@@ -320,15 +340,7 @@ def train_binary_classifier(
         sample_weight = sample_weight / np.mean(sample_weight)
     return train_network(
         MLP,
-        {
-            "n_inputs": X.shape[1],
-            "hidden_layer_sizes": hidden_layer_sizes,
-            "n_outputs": 1,
-            "activation": activation,
-            "loc": loc,
-            "scale": scale,
-            "zero_output": True,
-        },
+        _logit_network(X.shape[1], hidden_layer_sizes, activation, loc, scale),
         X,
         labels,
         sample_weight,
@@ -356,15 +368,7 @@ def train_binary_classifier_stream(
     weights come with the stream's chunks, the standardization from its first pass."""
     return train_network(
         MLP,
-        {
-            "n_inputs": int(loc.shape[0]),
-            "hidden_layer_sizes": hidden_layer_sizes,
-            "n_outputs": 1,
-            "activation": activation,
-            "loc": loc,
-            "scale": scale,
-            "zero_output": True,
-        },
+        _logit_network(int(loc.shape[0]), hidden_layer_sizes, activation, loc, scale),
         stream,
         None,
         None,
