@@ -14,6 +14,8 @@ pytest.importorskip("distributed")
 
 import dask.array as da  # noqa: E402
 import dask.dataframe as dd  # noqa: E402
+from distributed import get_task_stream  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 
 import skhep_reweight.dask as skd  # noqa: E402
 from skhep_reweight import DCTRReweighter, OTCalibrator  # noqa: E402
@@ -211,7 +213,6 @@ def client():
 
 def test_grid_search_and_bagging_on_a_local_cluster_give_the_sequential_results(client):
     import joblib
-    from distributed import get_task_stream
     from sklearn.model_selection import GridSearchCV
 
     from skhep_reweight import BaggingReweighter
@@ -264,3 +265,47 @@ def test_omnifold_ensemble_on_a_local_cluster_gives_the_sequential_result(client
     with joblib.parallel_backend("dask"):
         spread = unfold.set_params(n_jobs=-1).fit(data.X_data, **arguments).weights_
     np.testing.assert_array_equal(spread, alone)
+
+
+def test_srgn_scan_and_ensemble_on_a_local_cluster_give_the_sequential_result(client):
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+    from skhep_reweight import SRGNFitter
+    from skhep_reweight.datasets import make_parametrized_gaussian
+
+    nominal = make_parametrized_gaussian(3000, random_state=4)
+    data = make_parametrized_gaussian(3000, target_theta=[1.0], random_state=104)
+    sim = nominal.y == 0
+    gen, reco, measured = nominal.X[sim], nominal.X_sim[sim], data.X_sim[data.y == 1]
+    quadratic = make_pipeline(
+        StandardScaler(),
+        PolynomialFeatures(2, include_bias=False),
+        LogisticRegression(solver="newton-cholesky"),
+    )
+    scan = SRGNFitter(
+        nominal.weight_function,
+        [(-2.0, 2.0)],
+        optimizer="grid",
+        grid_points=7,
+        refine=False,
+        classifier=quadratic,
+        random_state=0,
+    )
+    members = SRGNFitter(
+        nominal.weight_function,
+        [(-2.0, 2.0)],
+        n_ensemble=2,
+        classifier=quadratic,
+        xtol=1e-2,
+        ftol=1e-2,
+        random_state=0,
+    )
+    alone = [f.fit(measured, X_sim=reco, X_gen=gen) for f in (clone(scan), clone(members))]
+    with get_task_stream(client) as stream, joblib.parallel_backend("dask"):
+        spread = [f.fit(measured, X_sim=reco, X_gen=gen) for f in (clone(scan), clone(members))]
+    np.testing.assert_array_equal(spread[0].scan_.objective, alone[0].scan_.objective)
+    np.testing.assert_array_equal(spread[1].ensemble_theta_, alone[1].ensemble_theta_)
+    assert len(stream.data) >= 7 + 2  # the points of the scan and the members ran as tasks

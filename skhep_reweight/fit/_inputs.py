@@ -205,6 +205,8 @@ def build_problem(
         max_iter=fitter.max_iter,
         test_fraction=fitter.test_fraction,
         classifier=fitter.classifier,
+        auc_objective=fitter.auc_objective,
+        local_width=fitter.local_width,
         network=network_spec(fitter, verbose=max(0, fitter.verbose - 1)),
         n_jobs_points=n_jobs_points,
         verbose=fitter.verbose,

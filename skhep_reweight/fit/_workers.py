@@ -50,6 +50,8 @@ class Problem:
     max_iter: int
     test_fraction: float
     classifier: Any
+    auc_objective: str = "auto"  # "auc", "abs" (|AUC - 1/2|) or "auto"
+    local_width: float | None = None  # parametrized strategy: half-width of the second stage
     network: dict = field(default_factory=dict)  # the built-in classifier (network_spec)
     n_jobs_points: int | None = None  # joblib workers over grid points (one member only)
     verbose: int = 0  # 1: a progress line per member over the evaluated points
@@ -166,23 +168,34 @@ class RetrainAUC:
 class ParametrizedAUC:
     """AUC(theta) read from one classifier g(x, theta) trained once (the cheap strategy).
 
-    Every training event, simulated or data, receives a point theta drawn uniformly inside the
-    bounds; a simulated event is weighted by w(x_G, theta) at its own point. The classifier sees
-    (x, theta), so at each theta it learns to separate the data from the simulation reweighted to
-    that theta, and theta alone tells it nothing about the class. The AUC at a point is then that
-    of g(., theta) on the held-out events weighted at that point.
+    Every simulated training event receives a point theta drawn uniformly inside the bounds and is
+    weighted by w(x_G, theta) at its own point, divided by the simulation's mean weight at that
+    point (:func:`_normalization`), so that at every theta the reweighted simulation and the data
+    carry the same total weight. Every data event receives a point drawn from the same set of
+    points. theta alone then tells the classifier nothing about the class, and at each theta it
+    learns to separate the data from the simulation reweighted to that theta. The AUC at a point
+    is that of g(., theta) on the held-out events weighted at that point.
     """
 
-    def __init__(self, problem: Problem, model: Any, split_seed: int, classifier_seed: int) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        model: Any,
+        split_seed: int,
+        classifier_seed: int,
+        box: np.ndarray | None = None,
+    ) -> None:
         self.problem, self.model = problem, model
         self.split = s = _HeldOut(problem, split_seed)
+        self.box = problem.bounds if box is None else box
         rng = np.random.RandomState(classifier_seed)
         sim, gen, sw = s.train
         data, dw = s.data_train
-        low, high = problem.bounds[:, 0], problem.bounds[:, 1]
+        low, high = self.box[:, 0], self.box[:, 1]
         theta_sim = rng.uniform(low, high, size=(len(sim), len(low)))
-        theta_data = rng.uniform(low, high, size=(len(data), len(low)))
-        w = generator_weights(problem, model, gen, theta_sim) * sw
+        theta_data = theta_sim[rng.randint(len(sim), size=len(data))]
+        w = generator_weights(problem, model, gen, theta_sim)
+        w = w / _normalization(problem, model, gen, sw, theta_sim, self.box) * sw
         X = np.vstack([np.hstack([sim, theta_sim]), np.hstack([data, theta_data])])
         self.classifier = _train_classifier(
             problem, X, s.labels(len(sim), len(data)), np.r_[w, dw], classifier_seed
@@ -197,6 +210,55 @@ class ParametrizedAUC:
         score = raw_log_ratio(self.classifier, X)
         w_t = generator_weights(p, self.model, gen_t, theta) * sw_t
         return weighted_auc(s.labels(len(sim_t), len(data_t)), score, np.r_[w_t, dw_t])
+
+
+# points per parameter of the grid on which the simulation's mean weight is tabulated
+NORMALIZATION_POINTS = {1: 41, 2: 15}
+
+
+def _normalization(
+    problem: Problem,
+    model: Any,
+    gen: np.ndarray,
+    sim_weight: np.ndarray,
+    theta: np.ndarray,
+    box: np.ndarray,
+) -> np.ndarray:
+    """The simulation's weighted mean of w(x_G, t) at every event's own point t.
+
+    Tabulated on a grid over the box where theta is drawn (41 points in one parameter, 15 per
+    parameter in two, 5 in more) and interpolated linearly in its logarithm. The classifier's
+    loss balances the classes' totals over all points together; a learned weight whose
+    normalization drifts with theta (or the sampling noise of a heavy-tailed exact weight) would
+    otherwise make theta itself informative about the class.
+    """
+    from scipy.interpolate import RegularGridInterpolator
+
+    n_parameters = box.shape[0]
+    points = NORMALIZATION_POINTS.get(n_parameters, 5)
+    axes = [np.linspace(lo, hi, points) for lo, hi in box]
+    grid = np.array(list(itertools.product(*axes)), dtype=np.float64)
+    total = sim_weight.sum()
+    log_mean = np.array(
+        [
+            np.log(
+                max(np.dot(generator_weights(problem, model, gen, t), sim_weight) / total, 1e-300)
+            )
+            for t in grid
+        ]
+    ).reshape([points] * n_parameters)
+    interpolate = RegularGridInterpolator(axes, log_mean, bounds_error=False, fill_value=None)
+    return np.exp(interpolate(theta))
+
+
+class AbsoluteAUC:
+    """|AUC(theta) - 1/2|: a classifier whose ordering is inverted separates the samples as well."""
+
+    def __init__(self, auc: Any) -> None:
+        self.auc = auc
+
+    def __call__(self, theta: np.ndarray) -> float:
+        return abs(self.auc(theta) - 0.5)
 
 
 class DCTRLoss:
@@ -268,6 +330,10 @@ class _Trace:
             )
             self.progress.update(1)
 
+    def reset(self) -> None:
+        """Forget the remembered values (the objective changed); the trace keeps its record."""
+        self._seen = {}
+
     def __call__(self, theta: ArrayLike) -> float:
         theta = np.asarray(theta, dtype=np.float64)
         key = theta.tobytes()
@@ -304,14 +370,16 @@ def _grid(problem: Problem, bounds: np.ndarray) -> np.ndarray:
 
 
 def _scan(trace: _Trace, problem: Problem) -> tuple[np.ndarray, float]:
-    """Evaluate the grid (in parallel over points when asked), refine around its minimum."""
+    """Evaluate the grid (through joblib, in parallel over points when asked), refine around
+    its minimum."""
     points = _grid(problem, problem.bounds)
-    if problem.n_jobs_points not in (None, 1):
-        values = Parallel(n_jobs=problem.n_jobs_points)(delayed(trace.function)(t) for t in points)
-        for t, v in zip(points, values, strict=True):
-            trace.record(t, v)
-    else:
-        values = [trace(t) for t in points]
+    # always through joblib (n_jobs=None runs in this process, unless a parallel_backend such as
+    # "dask" is active); the values come back in order, each recorded as it arrives
+    parallel = Parallel(n_jobs=problem.n_jobs_points, return_as="generator")
+    values = []
+    for t, v in zip(points, parallel(delayed(trace.function)(t) for t in points), strict=True):
+        trace.record(t, v)
+        values.append(v)
     best = points[int(np.argmin(values))]
     if not problem.refine:
         return best, float(np.min(values))
@@ -341,6 +409,22 @@ def _minimize(trace: _Trace, problem: Problem, gradient: bool) -> tuple[np.ndarr
     return _powell(trace, problem.theta_init, problem.bounds, problem)
 
 
+def _local_box(problem: Problem, theta: np.ndarray) -> np.ndarray:
+    """The window of half-width ``local_width`` (a share of each bounded range) around theta,
+    shifted inside the bounds where it would cross one."""
+    low, high = problem.bounds[:, 0], problem.bounds[:, 1]
+    half = problem.local_width * (high - low)
+    centre = np.clip(theta, low + half, high - half)
+    return np.column_stack([np.maximum(centre - half, low), np.minimum(centre + half, high)])
+
+
+def _absolute(problem: Problem) -> bool:
+    """Whether the fit minimizes |AUC - 1/2| rather than the AUC (``auc_objective``)."""
+    if problem.auc_objective == "auto":
+        return problem.strategy == "parametrized"
+    return problem.auc_objective == "abs"
+
+
 def run_member(problem: Problem, seeds: tuple[int, int, int]) -> dict:
     """One independently seeded fit: its own reweighter (when trained here), split and classifier.
 
@@ -365,6 +449,8 @@ def run_member(problem: Problem, seeds: tuple[int, int, int]) -> dict:
     else:
         objective = ParametrizedAUC(problem, model, split_seed, classifier_seed)
         classifier = objective.classifier
+    if problem.objective == "auc" and _absolute(problem):
+        objective = AbsoluteAUC(objective)
     gradient = problem.optimizer == "gradient"
     progress = None
     if problem.verbose >= 1:
@@ -374,6 +460,17 @@ def run_member(problem: Problem, seeds: tuple[int, int, int]) -> dict:
     trace = _Trace(objective, progress)
     try:
         theta, value = _minimize(trace, problem, gradient)
+        if (
+            problem.objective == "auc"
+            and problem.strategy == "parametrized"
+            and problem.local_width is not None
+        ):
+            box = _local_box(problem, theta)
+            local = ParametrizedAUC(problem, model, split_seed, classifier_seed + 1, box)
+            classifier = local.classifier
+            trace.function = AbsoluteAUC(local) if _absolute(problem) else local
+            trace.reset()
+            theta, value = _powell(trace, theta, box, problem)
     finally:
         if progress is not None:
             progress.close()
