@@ -10,7 +10,13 @@ import torch.nn.functional as F
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-__all__ = ["CosineDecay", "EpochProgressBar", "HeldOutGain", "StopOnNonFiniteLoss"]
+__all__ = [
+    "CosineDecay",
+    "EpochProgressBar",
+    "GainRelativePlateau",
+    "HeldOutGain",
+    "StopOnNonFiniteLoss",
+]
 
 
 class EpochProgressBar(Callback):
@@ -146,3 +152,57 @@ class HeldOutGain(Callback):
             "standard_error": float(difference.std() / math.sqrt(n)),
             "n_events": int(n),
         }
+
+
+class GainRelativePlateau(Callback):
+    r"""Set the plateau learning-rate decay's threshold from the gain over a constant classifier.
+
+    A binary cross-entropy has an offset: the best constant classifier's loss
+    :math:`L_0 = \bar w\,H(\bar y)` on the validation events (about :math:`\log 2` for balanced
+    classes). What training can improve is the gain :math:`L_0 - L`, which is 0.1 for a shifted
+    Gaussian and 3e-6 for a 0.5 % effect. Before every step of the decay (this callback must come
+    before it) its threshold becomes ``share`` times the best gain so far, in absolute terms: an
+    epoch counts as progress when it adds more than that share to the gain. A threshold relative
+    to the loss itself (skorch's default, 1e-4 of 0.69) is larger than the whole gain of a small
+    effect and cut the rate every few epochs from the start; a threshold of zero let the rate
+    stay high on large effects, whose late epochs then hop around the minimum. Measured
+    (``bench_dctr_vs_hep_ml.py``'s median weight error, and the held-out correlation on
+    ``make_systematic_variation``) with share 1e-2 / a zero threshold / skorch's threshold: 1-D
+    Gaussian 0.019 / 0.047 / 0.026, 5-D 0.024 / 0.030 / 0.030, the 0.5 % variation
+    0.99 / 0.995 / 0.85.
+
+    Parameters
+    ----------
+    share : float
+    name : str, default="lr_decay"
+        The name of the skorch ``LRScheduler`` callback whose threshold is set.
+    """
+
+    def __init__(self, share: float, name: str = "lr_decay") -> None:
+        self.share = share
+        self.name = name
+
+    def initialize(self) -> GainRelativePlateau:
+        self.constant_ = None
+        return self
+
+    def on_epoch_begin(
+        self, net: Any, dataset_train: Any = None, dataset_valid: Any = None, **kwargs: Any
+    ) -> None:
+        if self.constant_ is None and dataset_valid is not None and dataset_valid.y is not None:
+            label = dataset_valid.y.reshape(-1).double()
+            weight = dataset_valid.w.double()
+            mean = float((weight * label).sum() / weight.sum())
+            mean = min(max(mean, 1e-12), 1 - 1e-12)
+            entropy = -(mean * math.log(mean) + (1 - mean) * math.log(1 - mean))
+            self.constant_ = float(weight.mean()) * entropy
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        if self.constant_ is None:
+            return
+        scheduler = getattr(dict(net.callbacks_).get(self.name), "lr_scheduler_", None)
+        if scheduler is None:
+            return
+        best = min(net.history[:, "valid_loss"])
+        scheduler.threshold_mode = "abs"
+        scheduler.threshold = self.share * max(self.constant_ - best, 0.0)

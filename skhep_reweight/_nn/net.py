@@ -19,7 +19,13 @@ import torch
 from skorch.callbacks import LRScheduler
 from skorch.helper import predefined_split
 
-from .callbacks import CosineDecay, EpochProgressBar, HeldOutGain, StopOnNonFiniteLoss
+from .callbacks import (
+    CosineDecay,
+    EpochProgressBar,
+    GainRelativePlateau,
+    HeldOutGain,
+    StopOnNonFiniteLoss,
+)
 from .data import BatchIterator, EventDataset, StratifiedSplit, merge_identical_rows
 from .losses import BinaryCrossEntropyPerEvent
 from .modules import MLP, standardization_stats
@@ -60,6 +66,11 @@ _EARLY_STOPPING_THRESHOLD = 0.0
 _LR_DECAY_FACTOR = 0.3
 _LR_PATIENCE_SHARE = 3
 
+# A binary classifier's epoch counts as progress for the plateau decay when it adds more than
+# this share of the validation gain over a constant classifier (GainRelativePlateau); other nets
+# keep skorch's threshold, 1e-4 of the loss.
+_LR_GAIN_SHARE = 1e-2
+
 
 # Adam's momentum settings for the two players of an AlternatingNet (Makkuva et al. for the OT
 # potentials, the usual GAN choice): a short first-moment memory keeps each player from
@@ -88,6 +99,7 @@ def train_network(
     desc: str = "training",
     lr_decay: bool = True,
     validation: EventDataset | None = None,
+    lr_gain_share: float | None = None,
     **net_kwargs: Any,
 ) -> WeightedNet:
     """Build and fit a :class:`WeightedNet`.
@@ -135,6 +147,10 @@ def train_network(
         two-player net's second optimizer is never cut, so two-player methods pass False).
     validation : EventDataset, optional
         The validation events of a ``ChunkStream`` (held out by its first pass).
+    lr_gain_share : float, optional
+        Binary classifiers: the plateau decay's threshold is this share of the validation gain
+        over a constant classifier (:class:`~skhep_reweight._nn.callbacks.GainRelativePlateau`);
+        None keeps skorch's threshold (1e-4 of the loss).
     **net_kwargs
         Further skorch arguments of ``net_class`` (a second optimizer, its parameters, ...).
 
@@ -176,6 +192,8 @@ def train_network(
             )
         )
     if use_validation and lr_decay:
+        if lr_gain_share is not None:
+            all_callbacks.append(("lr_threshold", GainRelativePlateau(lr_gain_share)))
         all_callbacks.append(
             (
                 "lr_decay",
@@ -185,7 +203,6 @@ def train_network(
                     mode="min",
                     factor=_LR_DECAY_FACTOR,
                     patience=max(1, n_iter_no_change // _LR_PATIENCE_SHARE),
-                    threshold=_EARLY_STOPPING_THRESHOLD,
                 ),
             )
         )
@@ -349,6 +366,7 @@ def train_binary_classifier(
         criterion=BinaryCrossEntropyPerEvent,
         desc=desc,
         callbacks=[*(callbacks or []), ("held_out_gain", HeldOutGain())],
+        lr_gain_share=_LR_GAIN_SHARE,
     )
 
 
@@ -378,6 +396,7 @@ def train_binary_classifier_stream(
         desc=desc,
         callbacks=[("held_out_gain", HeldOutGain())],
         validation=validation,
+        lr_gain_share=_LR_GAIN_SHARE,
     )
 
 
