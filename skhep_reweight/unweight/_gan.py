@@ -74,9 +74,14 @@ class WeightedGANUnweighter(EstimatorMixin, BaseEstimator):
         Generator layers.
     discriminator_layer_sizes : tuple of int, default=None
         Discriminator layers; None gives ``hidden_layer_sizes``.
-    activation : str, default="relu"
-        Generator activation (the paper's choice).
+    activation : str, default="silu"
+        Generator activation. The paper uses ReLU; a ReLU generator is piecewise linear, so
+        the density it emits has a jump at every kink, which a smooth activation avoids. On
+        the camel back (2x10^5 events, batch 2048, 180 epochs) SiLU left 83% of the truth
+        corrections within 3% against 76% with ReLU (one seed each; such shares move by 0.1
+        to 0.35 from seed to seed).
     discriminator_activation : str, default="leaky_relu"
+        A smooth one (SiLU) made the training oscillate on the camel back (20% within 3%).
     spectral_norm : bool, default=False
         Spectrally normalize the discriminator's layers (each layer's largest singular value
         set to one, so the discriminator is 1-Lipschitz in standardized units). Off by default:
@@ -88,7 +93,10 @@ class WeightedGANUnweighter(EstimatorMixin, BaseEstimator):
         Discriminator updates per generator update (the paper uses 10 on the camel back, 2 on
         Drell-Yan).
     mmd_weight : float, default=0.0
-        :math:`\lambda_\text{wMMD}` of eq. (20); 0 switches the term off.
+        :math:`\lambda_\text{wMMD}` of eq. (20); 0 switches the term off. It also steadies
+        smooth densities (camel back, 2x10^5 events, batch 512, 60 epochs: 86% of the truth
+        corrections within 3% with 1.0 against 73% without), at about 3.5 times the training
+        time with batch 512 (the kernel matrices grow with the square of the batch).
     mmd_kernel_widths : tuple of float, default=(0.02, 0.1, 0.5)
         Widths of the Gaussian kernels of the MMD, in units of each feature's weighted standard
         deviation (a sharp peak wants a width of its own size).
@@ -97,9 +105,16 @@ class WeightedGANUnweighter(EstimatorMixin, BaseEstimator):
         column indices (negative ones count from the end), column names of a DataFrame X, or a
         boolean mask over the columns. A column named twice raises a ValueError.
     learning_rate : float, default=1e-3
-    batch_size : int, default=512
-        Training events per batch; the generator makes as many per step.
-    max_epochs : int, default=100
+    batch_size : int, default=2048
+        Training events per batch; the generator makes as many per step. Large batches lower
+        the noise of the discriminator's verdict, which sets where the generator settles
+        while the learning rate decays: on the camel back (2x10^5 events) batch 2048 for 180
+        epochs (170 s) left 83% and 74% (seeds 0, 1) of the truth corrections within 3%,
+        against 73% and 63% for batch 512 and 60 epochs (80 s) and 64% for batch 512 and 120
+        epochs (160 s, seed 0).
+    max_epochs : int, default=200
+        Epochs; the learning rates follow a half cosine over them, so more epochs also mean a
+        slower decay.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the events and stop when the weighted MMD between
         them and as many generated events has not improved for ``n_iter_no_change`` epochs,
@@ -145,6 +160,15 @@ class WeightedGANUnweighter(EstimatorMixin, BaseEstimator):
     dense; in the tails, where few weighted events (or little weight) inform the
     discriminator, it undershoots (section 2.2 of [1]_). Measure it with
     :func:`~skhep_reweight.metrics.truth_correction_weights` against a high-statistics truth.
+    What limits it in the bulk is where the adversarial training settles, not the networks'
+    capacity: on the camel back the share of truth corrections within 3% moved with the seed
+    by 0.1 to 0.35 and rose with larger batches and longer training (10^6 events, the defaults
+    with 150 epochs: 86%, the exact-sample floor 97%; the first defaults, batch 512 and a ReLU
+    generator, 39% after 30 epochs and 57% after 100).
+
+    *Small samples.* With the default batch of 2048 events a sample of 2x10^4 gives two
+    generator steps per epoch; raise ``max_epochs`` or lower ``batch_size`` so that the
+    generator takes a thousand steps or more.
 
     *Drell-Yan set-up of the paper.* The paper also feeds the event weight to the
     discriminator as a feature (eq. 18); that is not done here: the weights enter the loss only.
@@ -184,7 +208,7 @@ class WeightedGANUnweighter(EstimatorMixin, BaseEstimator):
         latent_dim: int | None = None,
         hidden_layer_sizes: int | Sequence[int] = (64, 64, 64),
         discriminator_layer_sizes: int | Sequence[int] | None = None,
-        activation: str = "relu",
+        activation: str = "silu",
         discriminator_activation: str = "leaky_relu",
         spectral_norm: bool = False,
         n_critic: int = 5,
@@ -192,8 +216,8 @@ class WeightedGANUnweighter(EstimatorMixin, BaseEstimator):
         mmd_kernel_widths: Sequence[float] = (0.02, 0.1, 0.5),
         mmd_columns: int | str | ArrayLike | None = None,
         learning_rate: float = 1e-3,
-        batch_size: int = 512,
-        max_epochs: int = 100,
+        batch_size: int = 2048,
+        max_epochs: int = 200,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 20,
