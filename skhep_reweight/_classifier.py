@@ -168,9 +168,10 @@ def _samples_differ(
     The same events in both samples (rows merged by ``merge_identical_rows``) differ when the
     target's share of an event's weight varies between events; the network is flat when its
     log-ratio varies by less than a tenth of the exact per-event log-ratios'. Otherwise the
-    samples differ when a feature's weighted KS distance D exceeds the 1 % critical value of the
-    effective sizes (on at most 10^5 events of each class); the network is flat when its
-    log-ratio on the source varies by less than D / 10 (standard deviation).
+    samples differ when a feature's weighted KS distance D exceeds its critical value at 1 % / d
+    for d features (Bonferroni; effective sizes; at most 10^5 events of each class); the
+    network is flat when its log-ratio on the source varies by less than D / 10 (standard
+    deviation).
     """
     from .diagnostics._report import ks_critical_value
     from .metrics import weighted_ks_distance
@@ -195,7 +196,12 @@ def _samples_differ(
         return text, bool(flat)
     source, target = _subsample(y01 == 0), _subsample(y01 == 1)
     distance = weighted_ks_distance(X[source], X[target], weight[source], weight[target])
-    critical = ks_critical_value(weight[source], weight[target])
+    # the 1 % level for the largest of d distances: each feature at 1 % / d (Bonferroni), so that
+    # identical samples are called different in 1 % of fits, not in d %
+    level = 0.01 / X.shape[1]
+    critical = ks_critical_value(weight[source], weight[target]) * np.sqrt(
+        np.log(2 / level) / np.log(2 / 0.01)
+    )
     j = int(np.argmax(distance))
     if distance[j] <= critical:
         return None

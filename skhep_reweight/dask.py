@@ -171,7 +171,8 @@ def apply(
         With a DataFrame and a 2-D output, the names of the output columns (default
         ``"0"``, ``"1"``, ...); with a 1-D output, ``output_names[0]`` names the Series.
     **kwargs
-        Passed to ``method`` on every partition (``theta=`` of a parametrized reweighter).
+        Passed to ``method`` on every partition: ``theta=`` of a parametrized reweighter, one
+        point of shape (n_parameters,) for every event (per-event theta raises).
 
     Returns
     -------
@@ -194,6 +195,13 @@ def _apply(
 ) -> Any:
     import pandas as pd
 
+    theta = kwargs.get("theta")
+    if theta is not None and np.ndim(theta) == 2 and np.shape(theta)[0] > 1:
+        raise ValueError(
+            "theta: give one point, of shape (n_parameters,), for every event; per-event theta "
+            "is not split by partition here (call the model's predict_weights per partition "
+            "with dask.dataframe's map_partitions instead)"
+        )
     selected = _model_columns(model, data, columns)
     n_out = _output_width(model, method, data, selected, kwargs)
     if _is_dataframe(data):
@@ -276,11 +284,12 @@ def predict_weights(
         Weights the events already carry: a column of ``data`` (by name), or a collection with
         the same partitions (a Series) or row chunks (an array).
     columns : list of str, optional
-        As in :func:`apply`.
+        As in :func:`apply`; by default a ``sample_weight`` column is not a feature.
     name : str, default="weight"
         The name of the returned Series.
     **kwargs
-        Passed to ``predict_weights`` (``theta=`` of a parametrized reweighter).
+        Passed to ``predict_weights``: ``theta=`` of a parametrized reweighter, one point of
+        shape (n_parameters,) for every event (per-event theta raises).
 
     Returns
     -------
@@ -296,6 +305,8 @@ def predict_weights(
                 f"sample_weight: the DataFrame has no column {sample_weight!r} "
                 f"(columns: {list(data.columns)})"
             )
+        if columns is None and getattr(model, "feature_names_in_", None) is None:
+            columns = [c for c in data.columns if c != sample_weight]
         sample_weight = data[sample_weight]
     return _apply(model, data, "predict_weights", columns, [name], sample_weight, kwargs)
 

@@ -309,3 +309,16 @@ def test_srgn_scan_and_ensemble_on_a_local_cluster_give_the_sequential_result(cl
     np.testing.assert_array_equal(spread[0].scan_.objective, alone[0].scan_.objective)
     np.testing.assert_array_equal(spread[1].ensemble_theta_, alone[1].ensemble_theta_)
     assert len(stream.data) >= 7 + 2  # the points of the scan and the members ran as tasks
+
+
+def test_a_weight_column_is_not_a_feature_and_per_event_theta_is_refused(problem):
+    _, on_array, source = problem
+    events = dd.from_pandas(source, npartitions=3)  # columns pt, eta, n and the weight w
+    with dask.config.set(scheduler="sync"):
+        weights = skd.predict_weights(on_array, events, sample_weight="w").compute()
+    expected = on_array.predict_weights(
+        source[COLUMNS].to_numpy(), sample_weight=source["w"].to_numpy()
+    )
+    np.testing.assert_array_equal(weights, expected)
+    with pytest.raises(ValueError, match="theta: give one point"):
+        skd.predict_weights(on_array, events[COLUMNS], theta=np.zeros((len(source), 1)))

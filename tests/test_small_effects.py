@@ -201,3 +201,11 @@ def test_validation_loss_resolves_what_float32_cannot():
     ]
     assert losses[1] - losses[0] == pytest.approx(2e-4**2 / 8, rel=1e-3)  # 5e-9
     assert net.get_loss(logits, y, X=batch, training=False).dtype == torch.float64
+
+
+def test_validation_gain_is_none_for_a_users_classifier():
+    from sklearn.linear_model import LogisticRegression
+
+    data = make_gaussian_reweighting(n_samples=500, random_state=7)
+    rw = DCTRReweighter(LogisticRegression()).fit(data.X, data.y)
+    assert rw.validation_gain_ is None

@@ -276,6 +276,7 @@ class DCTRReweighter(BaseReweighter):
             )
         else:
             self.classifier_ = model
+            self.validation_gain_ = None
         _, self.n_clipped_ = self._log_ratio(features)
         return self
 
