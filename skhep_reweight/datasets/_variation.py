@@ -138,7 +138,7 @@ def make_systematic_variation(
     >>> bool(np.array_equal(data.X[data.y == 0], data.X[data.y == 1]))
     True
     >>> print(round(float(np.std(data.log_ratio[data.y == 0])), 4))
-    0.0049
+    0.005
     """
     n = _check_n(n_samples, "n_samples")
     effect = _check_real(effect, "effect")
