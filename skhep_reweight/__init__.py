@@ -13,7 +13,8 @@ Conventions
 - ``y == 0`` marks source rows (the sample to reweight), ``y == 1`` target rows.
 - Class totals are balanced internally; the weights need no prior factor.
 - ``predict_weights`` returns the per-event ratio, not renormalized: its mean over the source
-  sample is close to one, and predicting in batches gives the same numbers as predicting at once.
+  sample is close to one, and predicting in batches gives the same numbers as predicting at once
+  (bit for bit on the CPU, to float32 rounding on a GPU).
 - Every estimator fits, predicts and pickles like any scikit-learn model, takes ``sample_weight``
   (negative weights included), and trains on the GPU when ``device="auto"`` finds one.
 

@@ -379,7 +379,8 @@ class BaseReweighter(EstimatorMixin, ClassifierMixin, BaseEstimator, ABC):
     def predict_weights(self, X: Any, sample_weight: Any = None, **params: Any) -> np.ndarray:
         """The per-event density ratio (times ``sample_weight``), not renormalized.
 
-        Predicting in batches gives the same numbers as predicting at once.
+        Predicting in batches gives the same numbers as predicting at once: the same bits on the
+        CPU, the same to float32 rounding on a GPU (whose matrix kernels depend on the batch size).
 
         Parameters
         ----------

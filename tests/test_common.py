@@ -7,6 +7,7 @@ data) with its expected failures, and a :class:`Case` to ``CASES``. Per-estimato
 not repeat these checks.
 """
 
+import io
 import pickle
 import warnings
 from collections.abc import Callable
@@ -301,6 +302,35 @@ def test_bad_input_is_refused_with_a_clear_error(case):
         X = args[0]
         with pytest.raises(ValueError, match="features"):
             getattr(fitted, case.predict)(np.hstack([X, X[:, :1]]))
+
+
+class _TensorSpy(pickle.Pickler):
+    """Records the tensors pickled directly: skorch saves a net's module, optimizers and criterion
+    with torch.save into bytes of their own (and maps them to the CPU when loading), so it sees
+    only the tensors outside those, which a CUDA-trained model could not load without a GPU."""
+
+    def __init__(self, file):
+        super().__init__(file)
+        self.found = []
+
+    def reducer_override(self, obj):
+        if isinstance(obj, (torch.Tensor, torch.UntypedStorage, torch.TypedStorage)):
+            self.found.append(type(obj).__name__)
+        return NotImplemented
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if "device" in c.estimator.get_params()], ids=repr
+)
+def test_pickle_holds_no_tensor_that_skorch_does_not_map(case):
+    # The CPU half of the GPU round trip below, so that it runs without a GPU: skorch's
+    # EarlyStopping(load_best=True) kept its copy of the best state_dict in the callbacks, and a
+    # model trained on a GPU then failed to unpickle on a CPU-only machine ("Attempting to
+    # deserialize object on a CUDA device"), found on an H200 where that test first ran.
+    fitted, _ = _fit(case.estimator, case)
+    spy = _TensorSpy(io.BytesIO())
+    spy.dump(fitted)
+    assert spy.found == []
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -419,9 +419,18 @@ def test_resolution_is_the_curvature_of_the_learned_log_likelihood(small_gaussia
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_training_on_a_gpu_learns_the_calibration():
     # the round trip to a CPU-only machine is tests/test_common.py's; here the accuracy of a fit
-    # trained on the GPU, in the bulk of x
+    # trained on the GPU, in the bulk of x. The maximum-likelihood calibration is f(x) = x
+    # (eq. 31); at 2x10^4 events the fit shrinks it to a slope of 0.83-0.87 (seeds 0-2 on the CPU),
+    # the mean-squared-error regression has slope 0.2 (eq. 30). The same seed on the CPU gives
+    # the same curve up to the order of floating-point sums: on an H200, 0.03 at most (first run,
+    # before this test's tolerance was set; it asked for 0.3 of x = 2, which the CPU fit misses too).
     data = make_gaussian_smearing(20_000, random_state=15)
     cal = GaussianAnsatzCalibrator(device="cuda", random_state=0).fit(data.X, data.z)
     assert next(cal.net_.module_.parameters()).is_cuda
     grid = np.linspace(-2, 2, 5)[:, None]
-    np.testing.assert_allclose(cal.predict(grid), grid[:, 0], atol=0.3)
+    on_gpu = cal.predict(grid)
+    slope, intercept = np.polyfit(grid[:, 0], on_gpu, 1)
+    assert 0.75 < slope < 1.1
+    assert abs(intercept) < 0.1
+    on_cpu = GaussianAnsatzCalibrator(device="cpu", random_state=0).fit(data.X, data.z)
+    np.testing.assert_allclose(on_gpu, on_cpu.predict(grid), atol=0.1)

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, LRScheduler
 
 __all__ = [
     "CosineDecay",
@@ -206,3 +206,17 @@ class GainRelativePlateau(Callback):
         best = min(net.history[:, "valid_loss"])
         scheduler.threshold_mode = "abs"
         scheduler.threshold = self.share * max(self.constant_ - best, 0.0)
+
+
+class ReleasingLRScheduler(LRScheduler):
+    """skorch's LRScheduler letting go of its scheduler when training ends.
+
+    The scheduler refers to the optimizer, its parameters and its state. Kept in the fitted net,
+    pickling would store them a second time outside the attributes that skorch maps to the CPU
+    when unpickling, so a model trained on a GPU would not load on a machine without one. skorch
+    makes a new scheduler at the start of every training, so nothing is lost.
+    """
+
+    def on_train_end(self, net: NeuralNet, **kwargs: Any) -> None:
+        super().on_train_end(net, **kwargs)
+        self.lr_scheduler_ = None

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from skorch.callbacks import LRScheduler
 from skorch.helper import predefined_split
 
 from .callbacks import (
@@ -24,6 +23,7 @@ from .callbacks import (
     EpochProgressBar,
     GainRelativePlateau,
     HeldOutGain,
+    ReleasingLRScheduler,
     StopOnNonFiniteLoss,
 )
 from .data import BatchIterator, EventDataset, StratifiedSplit, merge_identical_rows
@@ -197,7 +197,7 @@ def train_network(
         all_callbacks.append(
             (
                 "lr_decay",
-                LRScheduler(
+                ReleasingLRScheduler(
                     policy="ReduceLROnPlateau",
                     monitor="valid_loss",
                     mode="min",

@@ -53,6 +53,13 @@ class MarkedEarlyStopping(EarlyStopping):
         except KeyboardInterrupt:
             raise _EarlyStop from None
 
+    def on_train_end(self, net: NeuralNet, **kwargs: Any) -> None:
+        # skorch keeps its copy of the best state_dict after restoring it. On a GPU those are CUDA
+        # tensors outside the attributes skorch maps to the CPU when unpickling, so a model trained
+        # on a GPU would not load on a machine without one (and the copy doubles the model's size).
+        super().on_train_end(net, **kwargs)
+        self.best_model_weights_ = None
+
 
 class WeightedNet(NeuralNet):
     """skorch net trained on weighted events.
@@ -203,11 +210,14 @@ class AlternatingNet(WeightedNet):
         # find it in _optimizers, and unpickling on a CPU-only machine in the CUDA-dependent list
         if "critic_optimizer" not in self._optimizers:
             self._optimizers = [*self._optimizers, "critic_optimizer"]
-        if "critic_optimizer_" not in self.cuda_dependent_attributes_:
-            self.cuda_dependent_attributes_ = [
-                *self.cuda_dependent_attributes_,
-                "critic_optimizer_",
-            ]
+        # The last generator loss is a tensor on the training device: it is mapped the same way.
+        missing = [
+            name
+            for name in ("critic_optimizer_", "primary_loss_")
+            if name not in self.cuda_dependent_attributes_
+        ]
+        if missing:
+            self.cuda_dependent_attributes_ = [*self.cuda_dependent_attributes_, *missing]
         self.n_steps_ = 0
         self.primary_loss_ = None
         return self

@@ -140,8 +140,9 @@ class DCTRReweighter(BaseReweighter):
     Notes
     -----
     *Weights.* ``predict_weights`` returns :math:`w(x)` per event (times ``sample_weight``), not
-    renormalized: predicting in batches gives the same numbers as predicting at once, and the mean
-    over the source sample is close to one when the ratio is learned well.
+    renormalized: predicting in batches gives the same numbers as predicting at once (to float32
+    rounding on a GPU, bit for bit on the CPU), and the mean over the source sample is close to
+    one when the ratio is learned well.
 
     *The same events in both samples* (a systematic variation stored as alternative weights):
     rows with identical features in both samples are merged into one row whose label is the
