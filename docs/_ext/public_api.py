@@ -4,7 +4,8 @@ has a page without anyone having to remember to add it.
 One page per family (``docs/api/<family>.rst``) and ``docs/api/index.rst``. A name exported at the
 top level (``skhep_reweight.DCTRReweighter``) is documented there, once, under that path: the
 docstrings refer to it so. A family lists such names with a link to that page and documents the
-names of its own. Runs before autosummary turns the pages into one page per object.
+names of its own. Runs when the configuration is read, before Sphinx lists the source files
+and autosummary turns the pages into one page per object.
 """
 
 from __future__ import annotations
@@ -123,11 +124,11 @@ def write_api_pages(out: Path) -> dict[str, list[str]]:
     return documented
 
 
-def _on_builder_inited(app) -> None:
+def _on_config_inited(app, config) -> None:
     write_api_pages(Path(app.srcdir) / "api")
 
 
 def setup(app):
-    # before autosummary (priority 500) reads the pages it writes
-    app.connect("builder-inited", _on_builder_inited, priority=400)
+    # before Sphinx lists the source files, so that autosummary finds the pages written here
+    app.connect("config-inited", _on_config_inited)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -151,10 +151,10 @@ class GaussianAnsatzCalibrator(EstimatorMixin, RegressorMixin, BaseEstimator):
         (the validation split included).
     n_iter_ : int
         Epochs of the main training (the warm-up's ``d_anneal_epochs`` not counted).
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape (n_epochs,)
         Training loss per epoch of the main training: minus the Donsker-Varadhan bound, averaged
         over the batches.
-    validation_loss_curve_ : ndarray of shape (n_iter_,) or None
+    validation_loss_curve_ : ndarray of shape (n_epochs,) or None
         Minus the bound on the validation split per epoch; None when no events were held out
         (``early_stopping=False``, or too few events to split).
     n_features_in_ : int

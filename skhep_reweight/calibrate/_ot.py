@@ -148,10 +148,10 @@ class OTCalibrator(EstimatorMixin, OneToOneFeatureMixin, TransformerMixin, BaseE
         ``"neural"``: the fitted net; ``net_.module_`` holds the potentials f and g.
     n_iter_ : int
         ``"neural"``: epochs run.
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape (n_epochs,)
         ``"neural"``: the loss of f per epoch, averaged over the batches (a batch without an f
         update counts the loss of the latest one).
-    validation_loss_curve_ : ndarray of shape (n_iter_,) or None
+    validation_loss_curve_ : ndarray of shape (n_epochs,) or None
         ``"neural"``: the semi-dual objective on the held-out events per epoch; None when no
         events were held out (``early_stopping=False``, the default). The exact methods solve
         the transport problem directly rather than by training epochs: they set none of these

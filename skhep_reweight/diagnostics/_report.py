@@ -401,7 +401,7 @@ class ReweightingReport:
         note: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Path:
-        """Write the report into ``folder``: report.md, report.html, metrics.json, plots/*.png.
+        """Write the report into ``folder``: report.md, report.html, metrics.json, ``plots/*.png``.
 
         ``note`` is a paragraph added at the end of report.md and report.html (which events,
         which model); ``metadata`` holds JSON-serializable entries written into metrics.json

@@ -110,6 +110,12 @@ def dctr_cross_entropy(
     data_weight, nominal_weight : ndarray of shape (n_data,) / (n_nominal,)
         The events' own weights.
 
+    References
+    ----------
+    .. [1] A. Andreassen, S.-C. Hsu, B. Nachman, N. Suaysom, A. Suresh, "Parameter estimation
+       using neural networks in the presence of detector effects", Phys. Rev. D 103, 036001
+       (2021), arXiv:2010.03569.
+
     Examples
     --------
     >>> print(round(dctr_cross_entropy(np.zeros(3), np.zeros(2), np.ones(3), np.ones(2)), 4))

@@ -98,7 +98,7 @@ class SRGNFitter(EstimatorMixin, BaseEstimator):
         point where it truly stops separating and its neighbours it can rank the wrong way round,
         an AUC below 1/2 that is separation, not noise, and the minimum of the signed AUC lands
         there (0.974 where retraining finds 1.02 on the same events); its zero crossing, the
-        minimum of |AUC - 1/2|, is the estimate.
+        minimum of :math:`|\mathrm{AUC} - 1/2|`, is the estimate.
     local_width : float in (0, 0.5] or None, default=0.1
         ``strategy="parametrized"`` only: half-width, as a share of each bounded range, of the
         window around the first result in which a second g(x, theta) is trained (theta drawn
@@ -166,7 +166,7 @@ class SRGNFitter(EstimatorMixin, BaseEstimator):
     ensemble_theta_ : ndarray of shape (n_ensemble, n_parameters)
         Every member's result.
     ensemble_objective_ : ndarray of shape (n_ensemble,)
-        The objective (AUC, |AUC - 1/2|, or the DCTR cross-entropy) at each member's result.
+        The objective (AUC, :math:`|\mathrm{AUC} - 1/2|`, or the DCTR cross-entropy) at each member's result.
     at_bound_ : ndarray of bool of shape (n_ensemble,)
         Members that ended within 5% of the bounded range of a bound.
     scan_ : Bunch

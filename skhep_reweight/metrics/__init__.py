@@ -36,7 +36,7 @@ both with standard, assumption-light statistics:
 * :func:`weighted_mean_std` -- per-feature weighted mean and standard deviation.
 * :func:`calibration_bias_resolution` -- the bias and resolution of a calibration in bins of
   the truth: the weighted mean and standard deviation of :math:`\hat z - z` per bin of
-  :math:`z`.
+  :math:`z` (section IV.A of [7]_).
 * :func:`truth_correction_weights` -- the binned ratio :math:`P_T/P_G` of a true density to
   the density of generated, unweighted events, per generated event (eq. 10 of [6]_).
 

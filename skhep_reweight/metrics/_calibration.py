@@ -34,7 +34,7 @@ def calibration_bias_resolution(
     (the population definition, as in :func:`weighted_mean_std`). Binning in the truth, not in
     the measurement, is what exposes the prior dependence of a calibration: a mean-squared-error
     regression is unbiased in bins of the measurement and biased in bins of the truth (section
-    IV.A of [7]_).
+    IV.A of [1]_).
 
     Parameters
     ----------
@@ -75,6 +75,11 @@ def calibration_bias_resolution(
         Naming the argument: ``z`` or ``z_hat`` not 1-D, empty, of different lengths or holding
         NaN/inf; ``bins`` not a positive integer nor strictly increasing finite edges, or an
         integer with all ``z`` equal; ``sample_weight`` of the wrong length or with NaN/inf.
+
+    References
+    ----------
+    .. [1] R. Gambhir, B. Nachman, J. Thaler, "Bias and Priors in Machine Learning Calibrations
+       for High Energy Physics", Phys. Rev. D 106, 036011 (2022), arXiv:2205.05084.
 
     Examples
     --------

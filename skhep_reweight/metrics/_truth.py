@@ -80,7 +80,7 @@ def truth_correction_weights(
     bins: int | Sequence = 50,
     range: Sequence[Sequence[float]] | None = None,
 ) -> np.ndarray:
-    r"""Truth-correction weights of generated unweighted events, eq. (10) of [6]_.
+    r"""Truth-correction weights of generated unweighted events, eq. (10) of [1]_.
 
     In narrow bins, the ratio of the true probability of the bin to the share of generated
     events in it,
@@ -113,6 +113,11 @@ def truth_correction_weights(
     Returns
     -------
     weights : ndarray of shape (n_generated,)
+
+    References
+    ----------
+    .. [1] M. Backes, A. Butter, T. Plehn, R. Winterhalder, "How to GAN Event Unweighting",
+       SciPost Phys. 10, 089 (2021), arXiv:2012.07873.
 
     Examples
     --------

@@ -178,7 +178,7 @@ class ConditionalReweighter(BaseReweighter):
     conditional_reweighter_ : DCTRReweighter
         ``method="marginal_then_conditional"``: the classifier of :math:`(x, x')` trained on the
         marginally reweighted source.
-    feature_range_ : ndarray of shape (2, n_features_in_)
+    feature_range_ : ndarray of shape (2, n_features)
         Minimum and maximum of every feature over the training rows (both samples). Events
         outside it get an ``OutOfRangeWarning`` at prediction time, with their count.
     n_clipped_ : int

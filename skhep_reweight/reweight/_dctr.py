@@ -112,9 +112,9 @@ class DCTRReweighter(BaseReweighter):
         Source over target total weight seen by the classifier (1 when balanced internally).
     n_parameters_ : int
         Number of parameters theta (0 when not parametrized).
-    theta_range_ : ndarray of shape (2, n_parameters_)
+    theta_range_ : ndarray of shape (2, n_parameters)
         Minimum and maximum of theta over the target rows in training.
-    feature_range_ : ndarray of shape (2, n_features_in_)
+    feature_range_ : ndarray of shape (2, n_features)
         Minimum and maximum of every feature over the training rows (both samples). Events
         outside it get an ``OutOfRangeWarning`` at prediction time, with their count.
     n_clipped_ : int
@@ -123,9 +123,9 @@ class DCTRReweighter(BaseReweighter):
         other events is ``np.sum(np.abs(rw.decision_function(X)) >= bound)``.
     n_iter_ : int
         Epochs the built-in network trained (built-in network only).
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape (n_epochs,)
         Training loss per epoch (built-in network only).
-    validation_loss_curve_ : ndarray of shape (n_iter_,) or None
+    validation_loss_curve_ : ndarray of shape (n_epochs,) or None
         Validation loss per epoch, None without early stopping (built-in network only).
     validation_gain_ : tuple of float or None
         ``(gain, standard_error)``: how much lower the network's cross-entropy is than the best

@@ -294,7 +294,7 @@ class FoldingReweighter(_EnsembleReweighter):
         How many out-of-fold predictions were clipped by their member.
     train_fingerprint_ : str
         :func:`rows_fingerprint` of the training matrix.
-    feature_range_ : ndarray of shape (2, n_features_in_)
+    feature_range_ : ndarray of shape (2, n_features)
         Minimum and maximum of every feature over the training rows.
     classes_ : ndarray of shape (2,)
     n_features_in_ : int
@@ -473,7 +473,7 @@ class BaggingReweighter(_EnsembleReweighter):
     ----------
     estimators_ : list of reweighters
         The fitted clones.
-    feature_range_ : ndarray of shape (2, n_features_in_)
+    feature_range_ : ndarray of shape (2, n_features)
         Minimum and maximum of every feature over the training rows.
     classes_ : ndarray of shape (2,)
     n_features_in_ : int

@@ -139,9 +139,9 @@ class WeightedGANUnweighter(EstimatorMixin, BaseEstimator):
     latent_dim_ : int
     n_iter_ : int
         Epochs trained.
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : ndarray of shape (n_epochs,)
         The generator loss :math:`L_G` of the last generator step of every epoch.
-    validation_loss_curve_ : ndarray of shape (n_iter_,) or None
+    validation_loss_curve_ : ndarray of shape (n_epochs,) or None
         With ``early_stopping``, the weighted MMD between the held-out events and generated
         ones after every epoch (the quantity early stopping monitors); None without.
     n_features_in_ : int
