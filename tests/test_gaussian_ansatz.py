@@ -422,8 +422,9 @@ def test_training_on_a_gpu_learns_the_calibration():
     # trained on the GPU, in the bulk of x. The maximum-likelihood calibration is f(x) = x
     # (eq. 31); at 2x10^4 events the fit shrinks it to a slope of 0.83-0.87 (seeds 0-2 on the CPU),
     # the mean-squared-error regression has slope 0.2 (eq. 30). The same seed on the CPU gives
-    # the same curve up to the order of floating-point sums: on an H200, 0.03 at most (first run,
-    # before this test's tolerance was set; it asked for 0.3 of x = 2, which the CPU fit misses too).
+    # the same curve up to the order of floating-point sums: on an H200, 0.03 at most (measured
+    # before this tolerance was set; the test first asked for 0.3 of x = 2, which the CPU fit
+    # misses too).
     data = make_gaussian_smearing(20_000, random_state=15)
     cal = GaussianAnsatzCalibrator(device="cuda", random_state=0).fit(data.X, data.z)
     assert next(cal.net_.module_.parameters()).is_cuda

@@ -13,6 +13,11 @@ from __future__ import annotations
 import importlib
 import inspect
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.config import Config
 
 #: The families in the order of the reference, with the sentence that introduces each.
 FAMILIES = {
@@ -124,11 +129,11 @@ def write_api_pages(out: Path) -> dict[str, list[str]]:
     return documented
 
 
-def _on_config_inited(app, config) -> None:
+def _on_config_inited(app: Sphinx, config: Config) -> None:
     write_api_pages(Path(app.srcdir) / "api")
 
 
-def setup(app):
+def setup(app: Sphinx) -> dict[str, bool]:
     # before Sphinx lists the source files, so that autosummary finds the pages written here
     app.connect("config-inited", _on_config_inited)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -166,7 +166,8 @@ class SRGNFitter(EstimatorMixin, BaseEstimator):
     ensemble_theta_ : ndarray of shape (n_ensemble, n_parameters)
         Every member's result.
     ensemble_objective_ : ndarray of shape (n_ensemble,)
-        The objective (AUC, :math:`|\mathrm{AUC} - 1/2|`, or the DCTR cross-entropy) at each member's result.
+        The objective (AUC, :math:`|\mathrm{AUC} - 1/2|`, or the DCTR cross-entropy) at each
+        member's result.
     at_bound_ : ndarray of bool of shape (n_ensemble,)
         Members that ended within 5% of the bounded range of a bound.
     scan_ : Bunch
