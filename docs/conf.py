@@ -20,7 +20,7 @@ sys.path.insert(0, str(DOCS / "_ext"))
 
 project = "skhep_reweight"
 author = "the skhep_reweight developers"
-copyright = "2026, the skhep_reweight developers"  # noqa: A001 (Sphinx's name)
+copyright = "2026, the skhep_reweight developers"
 release = skhep_reweight.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -35,6 +35,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "matplotlib.sphinxext.plot_directive",
     "public_api",
+    "bench_tables",  # re-reads benchmarks.md (and redraws its plots) when bench/README.md changes
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/**/*.ipynb"]
