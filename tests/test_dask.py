@@ -61,13 +61,9 @@ def test_dataframe_and_array_weights_equal_predict_weights_without_a_warning(pro
         assert by_frame.npartitions == 4
         _same_weights(by_frame.compute(), on_frame.predict_weights(source[COLUMNS]))
         carried = skd.predict_weights(on_frame, events, sample_weight="w").compute()
-        _same_weights(
-            carried, on_frame.predict_weights(source[COLUMNS], sample_weight=source["w"])
-        )
+        _same_weights(carried, on_frame.predict_weights(source[COLUMNS], sample_weight=source["w"]))
         # a model fitted on arrays gets arrays, one fitted on a DataFrame gets DataFrames
-        _same_weights(
-            skd.predict_weights(on_array, array).compute(), on_array.predict_weights(X)
-        )
+        _same_weights(skd.predict_weights(on_array, array).compute(), on_array.predict_weights(X))
         _same_weights(
             skd.predict_weights(on_frame, array).compute(),
             on_frame.predict_weights(source[COLUMNS]),
@@ -100,9 +96,7 @@ def test_one_model_shared_by_four_threads_gives_the_same_weights(problem):
     assert {k: id(v) for k, v in vars(on_array).items()} == state  # nothing written
     events = dd.from_pandas(source, npartitions=8)
     with dask.config.set(scheduler="threads", num_workers=4):
-        _same_weights(
-            skd.predict_weights(on_array, events[COLUMNS]).compute(), expected
-        )
+        _same_weights(skd.predict_weights(on_array, events[COLUMNS]).compute(), expected)
 
 
 def test_apply_maps_calibrators_and_keeps_column_names():
