@@ -9,8 +9,8 @@ Reproduces the synthetic studies of Nachman and Thaler, "Neural conditional rewe
    (x' ~ N(0, 1)) and the target (x' ~ N(1, 1)) and a response x - x' ~ N(0, 1) -> N(0.2, 1.2^2).
    The conditional weights correct the response and leave x' alone; the marginal (DCTR) weights of
    (x, x') move x' too.
-2. The same with no source events at |x'| < 0.5 in training: the weights at x' = 0 from the single
-   training, the ratio of two classifiers and marginal-then-conditional.
+2. The same with no source events at :math:`|x'| < 0.5` in training: the weights at x' = 0 from
+   the single training, the ratio of two classifiers and marginal-then-conditional.
 3. A calorimeter response x/x' ~ N(1, 1/x') -> N(1.02, 1.44/x') trained at 100 and 200 GeV only,
    applied at 150 GeV.
 
@@ -76,8 +76,8 @@ ax.set_title("1. The response at fixed x'")
 ax.legend(fontsize=8)
 
 # %%
-# 2. A phase-space hole: no source events with |x'| < 0.5. The weights at x' = 0, as a function
-# of the response, for the three constructions.
+# 2. A phase-space hole: no source events with :math:`|x'| < 0.5`. The weights at x' = 0, as a
+# function of the response, for the three constructions.
 hole = make_conditional_gaussians(n_events, source_hole=(-0.5, 0.5), random_state=0)
 grid = np.linspace(-3, 3, 121)
 at_zero = np.column_stack([grid, np.zeros_like(grid)])
