@@ -45,7 +45,7 @@ root_doc = "index"
 # -- API reference ----------------------------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = True
-autodoc_default_options = {"members": True, "inherited-members": False, "show-inheritance": True}
+autodoc_default_options = {"members": True, "inherited-members": False}  # bases are private
 autodoc_typehints = "none"  # numpydoc's Parameters section carries the types
 numpydoc_show_class_members = False  # the class template lists the methods
 numpydoc_class_members_toctree = False
