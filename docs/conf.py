@@ -102,7 +102,13 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "header_links_before_dropdown": 6,
-    "secondary_sidebar_items": ["page-toc", "sourcelink"],
+    # the wide tables of these pages get the room of the page's table of contents
+    "secondary_sidebar_items": {
+        "**": ["page-toc", "sourcelink"],
+        "guide/choosing": [],
+        "papers": [],
+        "guide/hep_ml": [],
+    },
 }
 html_sidebars = {"index": [], "papers": []}
 html_show_sourcelink = False
