@@ -15,6 +15,7 @@ __all__ = [
     "EpochProgressBar",
     "GainRelativePlateau",
     "HeldOutGain",
+    "ReleasingLRScheduler",
     "StopOnNonFiniteLoss",
 ]
 
