@@ -71,6 +71,7 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from skhep_reweight import DCTRReweighter, SRGNFitter
 from skhep_reweight.datasets import make_parametrized_gaussian
+from skhep_reweight.fit import REWEIGHTER_PARAMS
 
 # ------------------------------------------------------------------ problems and paper numbers
 PROBLEMS = {
@@ -99,21 +100,13 @@ LEVELS = ("detector", "generator")
 CLASSIFIERS = ("network", "hgb", "quadratic")
 
 # ------------------------------------------------------------------ models
-# The learned reweighter (DCTRReweighter parameters, every one written out so that a change of the
-# estimator's defaults does not change the bench); max_epochs is the default of
+# The learned reweighter: SRGNFitter's documented settings (skhep_reweight.fit.REWEIGHTER_PARAMS,
+# every DCTRReweighter parameter written out there); max_epochs is the default of
 # --reweighter-epochs. What the fits need is gradient steps: the first version's (64, 64), batch
 # 4096, at most 20 epochs on 2x10^4 events per class made 200 steps and fitted sigma 0.25-0.47
 # in Table II (0.75); batch 512 and 60 fixed epochs (no early stopping: its validation loss is too
 # noisy to stop on) make 4,700 steps at 2x10^4 events and 23,000 at 10^5.
-REWEIGHTER = {
-    "hidden_layer_sizes": (64, 64),
-    "activation": "silu",
-    "learning_rate": 1e-3,
-    "batch_size": 512,
-    "max_epochs": 60,
-    "early_stopping": False,
-    "weight_decay": 0.0,
-}
+REWEIGHTER = dict(REWEIGHTER_PARAMS)  # skhep_reweight.fit's, copied into the results' JSON
 # --classifier hgb: scikit-learn's defaults, written out (early stopping on 10 % of the training
 # events when they are more than 10^4).
 HGB = {"max_iter": 100, "learning_rate": 0.1, "max_leaf_nodes": 31, "early_stopping": "auto"}

@@ -18,7 +18,7 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from skhep_reweight import DCTRReweighter, SRGNFitter
 from skhep_reweight.datasets import make_parameter_dependent_response, make_parametrized_gaussian
-from skhep_reweight.fit import dctr_cross_entropy, weighted_auc
+from skhep_reweight.fit import REWEIGHTER_PARAMS, dctr_cross_entropy, weighted_auc
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -453,16 +453,8 @@ def test_parametrized_strategy_agrees_with_retraining_on_the_same_events():
     assert fitter.n_iter_ == len(fitter.scan_.objective)
 
 
-# The documented settings of the learned reweighter (SRGNFitter's Notes), at 2x10^4 events.
-TABLE_TWO_REWEIGHTER = {
-    "hidden_layer_sizes": (64, 64),
-    "activation": "silu",
-    "learning_rate": 1e-3,
-    "batch_size": 512,
-    "max_epochs": 60,
-    "early_stopping": False,
-    "weight_decay": 0.0,
-}
+# The documented settings of the learned reweighter (SRGNFitter's Notes), here at 2x10^4 events.
+TABLE_TWO_REWEIGHTER = REWEIGHTER_PARAMS
 
 
 def test_table_two_sigma_with_the_learned_reweighter():

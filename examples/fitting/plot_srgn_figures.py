@@ -52,7 +52,8 @@ numbers mean nothing.
 
 # %%
 # Settings. ``REWEIGHTER`` are the settings the SRGNFitter docstring recommends for these
-# Gaussian fits; ``quadratic`` is the classifier g trained afresh at every evaluated mu.
+# Gaussian fits (``skhep_reweight.fit.REWEIGHTER_PARAMS``; 3 epochs in a smoke run);
+# ``quadratic`` is the classifier g trained afresh at every evaluated mu.
 import os
 import sys
 import warnings
@@ -65,17 +66,13 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from skhep_reweight import DCTRReweighter, SRGNFitter
 from skhep_reweight.datasets import make_parameter_dependent_response, make_parametrized_gaussian
+from skhep_reweight.fit import REWEIGHTER_PARAMS
 from skhep_reweight.metrics import effective_sample_size, weighted_mean_std
 
 QUICK = os.environ.get("SKHEP_REWEIGHT_QUICK") == "1"  # a smoke run (the tests set it)
 n_events = int(sys.argv[1]) if len(sys.argv) > 1 else (3_000 if QUICK else 1_000_000)
 n_reweighter = min(n_events, 100_000)  # events per class of each reweighter's training
-REWEIGHTER = {
-    "hidden_layer_sizes": (64, 64),
-    "batch_size": 512,
-    "max_epochs": 3 if QUICK else 60,
-    "early_stopping": False,
-}
+REWEIGHTER = {**REWEIGHTER_PARAMS, "max_epochs": 3} if QUICK else dict(REWEIGHTER_PARAMS)
 grid_points = 9 if QUICK else 21
 powell = {"xtol": 0.3, "ftol": 0.3, "max_iter": 2} if QUICK else {"xtol": 1e-3, "ftol": 1e-3}
 bounds = [(-2.0, 2.0)]
