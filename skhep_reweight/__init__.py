@@ -67,6 +67,7 @@ __version__ = "0.1.0"
 # Public name -> the submodule that defines it; loaded on first access (PEP 562).
 _LAZY: dict[str, str] = {
     "BaggingReweighter": ".reweight",
+    "DamagedFileError": "._errors",
     "ConditionalReweighter": ".reweight",
     "DCTRReweighter": ".reweight",
     "FoldingReweighter": ".reweight",
@@ -76,6 +77,7 @@ _LAZY: dict[str, str] = {
     "LearnedNothingWarning": "._base",
     "OutOfRangeWarning": "._base",
     "SRGNFitter": ".fit",
+    "SmallSampleWarning": "._errors",
     "WeightedGANUnweighter": ".unweight",
     "load": "._persist",
     "predict_weights": ".reweight",
@@ -101,6 +103,7 @@ __all__ = [
     "BaggingReweighter",
     "ConditionalReweighter",
     "DCTRReweighter",
+    "DamagedFileError",
     "FoldingReweighter",
     "GaussianAnsatzCalibrator",
     "LearnedNothingWarning",
@@ -108,6 +111,7 @@ __all__ = [
     "OmniFold",
     "OutOfRangeWarning",
     "SRGNFitter",
+    "SmallSampleWarning",
     "WeightedGANUnweighter",
     "__version__",
     "datasets",
@@ -121,6 +125,7 @@ __all__ = [
 if TYPE_CHECKING:  # what static tools see; nothing of this runs
     from . import datasets, metrics
     from ._base import LearnedNothingWarning, OutOfRangeWarning
+    from ._errors import DamagedFileError, SmallSampleWarning
     from ._persist import load, save
     from .calibrate import GaussianAnsatzCalibrator, OTCalibrator
     from .fit import SRGNFitter

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sys
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -30,7 +28,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import check_event_weights, check_score_labels
+from ._errors import caller_stacklevel
+from ._validation import check_binary_labels, check_event_weights, check_score_labels
 
 __all__ = [
     "FLOAT_DTYPES",
@@ -38,8 +37,12 @@ __all__ = [
     "EstimatorMixin",
     "LearnedNothingWarning",
     "OutOfRangeWarning",
+    "OUT_OF_RANGE_LEVEL",
+    "expected_outside",
     "fit_method",
     "outside_range",
+    "outside_range_excess",
+    "record_feature_range",
     "stack_samples",
 ]
 
@@ -56,6 +59,14 @@ class OutOfRangeWarning(UserWarning):
     reweighter, for one, can give weights of 1e16 to events beyond the source's support. The
     warning counts the events and names the features; ``feature_range_`` on the fitted
     reweighter holds the ranges.
+
+    It is issued only when the count is larger than a sample of the training distribution itself
+    would give: a new event of that distribution lies outside the range of :math:`n` training
+    events with probability up to :math:`2/(n + 1)` per feature, so held-out events routinely
+    reach a little beyond it. The warning fires when the Poisson probability of the observed
+    count, at that expectation (``n_range_events_``, the smaller class's training count, for
+    :math:`n`), is below ``OUT_OF_RANGE_LEVEL`` (:math:`10^{-3}`): events from elsewhere (a
+    shifted sample, columns in the wrong order), not the tail of the training sample.
     """
 
 
@@ -80,22 +91,55 @@ def outside_range(features: np.ndarray, feature_range: np.ndarray) -> np.ndarray
 
 # Features named in the warning; the rest are counted.
 _LISTED_FEATURES = 5
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+# An OutOfRangeWarning is issued when a sample drawn from the training distribution itself would
+# have as many events outside the training ranges with a probability below this (Poisson).
+OUT_OF_RANGE_LEVEL = 1e-3
 
 
-def _caller_stacklevel() -> int:
-    """The ``stacklevel`` that makes a warning point at the first frame outside this package
-    (the user's call), however deep inside the package it is raised."""
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-        level += 1
-    return level
+def expected_outside(n_events: int, n_features: int, n_range_events: int) -> float:
+    """How many of ``n_events`` new events of the training distribution are expected outside
+    the training ranges, at most.
+
+    Of :math:`n + 1` exchangeable draws, the last is the strict maximum (minimum) of its
+    feature with probability at most :math:`1/(n + 1)` each, so a new event lies outside the
+    range that :math:`n` training events set with probability at most :math:`2/(n + 1)` per
+    feature, and :math:`2d/(n + 1)` over :math:`d` features (the union bound, exact for
+    independent features in the limit, an overestimate otherwise). ``n_range_events`` is the
+    smaller class's count: its own range is the narrower bound that an event of that class
+    would have to cross.
+    """
+    return n_events * min(1.0, 2.0 * n_features / (n_range_events + 1))
+
+
+def outside_range_excess(
+    n_outside: int, n_events: int, n_features: int, n_range_events: int | None
+) -> tuple[float | None, float]:
+    """The expected count of :func:`expected_outside` and the Poisson probability of seeing
+    ``n_outside`` or more events outside the ranges if the events came from the training
+    distribution (1 when there are none; 0 when the model does not know its training size)."""
+    if n_outside == 0:
+        return (None if n_range_events is None else 0.0), 1.0
+    if n_range_events is None:  # a model saved before the training size was recorded
+        return None, 0.0
+    from scipy.stats import poisson
+
+    expected = expected_outside(n_events, n_features, n_range_events)
+    return expected, float(poisson.sf(n_outside - 1, expected))
+
+
+def record_feature_range(estimator: Any, X: np.ndarray, y01: np.ndarray) -> None:
+    """Set ``feature_range_`` (each feature's minimum and maximum over the training events) and
+    ``n_range_events_`` (the smaller class's count of them) on a reweighter being fitted."""
+    estimator.feature_range_ = np.vstack([X.min(axis=0), X.max(axis=0)]).astype(np.float64)
+    estimator.n_range_events_ = int(min(np.count_nonzero(y01 == 0), np.count_nonzero(y01 == 1)))
 
 
 def _range_message(
-    mask: np.ndarray, features: np.ndarray, feature_range: np.ndarray, names: Any
+    mask: np.ndarray,
+    features: np.ndarray,
+    feature_range: np.ndarray,
+    names: Any,
+    expected: float | None = None,
 ) -> str:
     """'k of n events ...' with the features concerned, for :class:`OutOfRangeWarning`."""
     n_out = int(np.count_nonzero(mask.any(axis=1)))
@@ -111,10 +155,15 @@ def _range_message(
         )
     if columns.size > _LISTED_FEATURES:
         parts.append(f"and {columns.size - _LISTED_FEATURES} more features")
+    fresh = (
+        ""
+        if expected is None
+        else f", where events of the training distribution would put at most {expected:.3g}"
+    )
     return (
         f"{n_out} of {features.shape[0]} events lie outside the feature ranges seen in training "
-        f"({'; '.join(parts)}); their weights extrapolate the classifier beyond its training "
-        "data"
+        f"({'; '.join(parts)}){fresh}; their weights extrapolate the classifier beyond its "
+        "training data"
     )
 
 
@@ -342,22 +391,29 @@ class BaseReweighter(EstimatorMixin, ClassifierMixin, BaseEstimator, ABC):
                 "or use skhep_reweight.compat.hep_ml, whose fit(original, target) follows hep_ml"
             )
         if X.shape[0]:
-            self.feature_range_ = np.vstack([X.min(axis=0), X.max(axis=0)]).astype(np.float64)
+            _, y01 = check_binary_labels(y)
+            record_feature_range(self, X, y01)
         return X, y
 
     def _warn_out_of_range(self, features: np.ndarray) -> None:
-        """Warn (:class:`OutOfRangeWarning`) when events lie outside ``feature_range_``."""
+        """Warn (:class:`OutOfRangeWarning`) when more events lie outside ``feature_range_``
+        than a sample of the training distribution would put there (:func:`outside_range_excess`
+        below ``OUT_OF_RANGE_LEVEL``)."""
         feature_range = getattr(self, "feature_range_", None)
         if feature_range is None:  # a model saved before the ranges were recorded
             return
         X = features[:, : feature_range.shape[1]]
         mask = outside_range(X, feature_range)
-        if mask.any():
+        n_outside = int(np.count_nonzero(mask.any(axis=1)))
+        expected, p_value = outside_range_excess(
+            n_outside, X.shape[0], X.shape[1], getattr(self, "n_range_events_", None)
+        )
+        if p_value < OUT_OF_RANGE_LEVEL:
             names = getattr(self, "feature_names_in_", None)
             warnings.warn(
-                _range_message(mask, X, feature_range, names),
+                _range_message(mask, X, feature_range, names, expected),
                 OutOfRangeWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
 
     # -------------------------------------------------------------- the subclass's part

@@ -20,7 +20,7 @@ from sklearn.utils.validation import has_fit_parameter
 from ._nn import predict_network, train_binary_classifier
 from ._nn.data import merge_identical_rows
 from ._nn.net import WeightedNet
-from ._validation import class_balanced_weights
+from ._validation import class_balanced_weights, warn_small_sample
 
 __all__ = [
     "check_learned_something",
@@ -108,6 +108,8 @@ def fit_balanced_classifier(
         Source over target total weight the classifier saw (1 when balanced).
     """
     balanced = class_balanced_weights(y01, sample_weight)
+    early = classifier is None and network.get("early_stopping", False)
+    warn_small_sample(y01, sample_weight, network["validation_fraction"] if early else None, desc)
     if classifier is None:
         net = train_binary_classifier(X, y01, balanced, seed=seed, desc=desc, **network)
         return net, 1.0
@@ -236,7 +238,8 @@ def check_learned_something(
     """
     import warnings
 
-    from ._base import LearnedNothingWarning, _caller_stacklevel
+    from ._base import LearnedNothingWarning
+    from ._errors import caller_stacklevel
 
     record = getattr(model, "held_out_gain_", None) if isinstance(model, WeightedNet) else None
     if record is None:
@@ -266,6 +269,6 @@ def check_learned_something(
         "max_epochs, or a larger n_iter_no_change); a larger batch_size or learning_rate; or a "
         "gradient-boosted classifier through classifier=",
         LearnedNothingWarning,
-        stacklevel=_caller_stacklevel(),
+        stacklevel=caller_stacklevel(),
     )
     return gain, error

@@ -7,7 +7,10 @@ when a command needs them, so that --help and --version answer at once.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+import warnings
 from typing import Any
 
 __all__ = ["main"]
@@ -50,7 +53,10 @@ example config.toml (relative paths are taken from the file's folder):
   # weights = "mc_weights.root"   # one weight per source event (default with folds)
   # format = "safe"               # or "joblib" (a pickle) for a scikit-learn classifier
 
-exit status: 0 on success, 2 on bad input (a missing file, tree, column or key), 1 otherwise.
+exit status: 0 on success, 2 on bad input (a missing, damaged or unwritable file, a missing
+tree, column or key), 130 when interrupted (SIGINT, Ctrl-C), 143 when terminated (SIGTERM, as
+batch systems do), 1 otherwise. An interrupted or failed run leaves the outputs of an earlier
+run as they were and writes nothing; warnings are printed as one-line notices on stderr.
 """
 
 
@@ -190,10 +196,20 @@ def _run(args: argparse.Namespace) -> int:
             f"{result['n_events']} events weighted in {result['seconds']:.1f} s "
             f"({result['events_per_second']:.3g} events/s) -> {result['output']}"
         )
-        if result["n_outside_training_range"]:
-            print(
-                f"  warning: {result['n_outside_training_range']} events lie outside the feature "
-                "ranges seen in training; their weights are extrapolations"
+        n_outside, expected = result["n_outside_training_range"], result["n_outside_expected"]
+        fresh = "" if expected is None else f", against at most {expected:.3g} for events like "
+        fresh += "those of the training" if expected is not None else ""
+        print(f"  events outside the training ranges: {n_outside}{fresh}")
+        if result["outside_excessive"]:
+            _notice(
+                f"{n_outside} events lie outside the feature ranges seen in training, more than "
+                "events of the training distribution would: their weights are extrapolations"
+                + ("" if result["columns_checked"] else " (are --columns in training order?)")
+            )
+        if not result["columns_checked"]:
+            _notice(
+                "the model holds no column names, so the order of --columns could not be "
+                "checked: it must be the training order"
             )
     else:
         result = _commands.report_command(
@@ -204,19 +220,74 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+# The command being run, for the notices (set by main).
+_COMMAND = ["skhep-reweight"]
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _notice(text: str) -> None:
+    print(f"{_COMMAND[0]}: warning: {_one_line(text)}", file=sys.stderr)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line on stderr, without the Python source line it came from."""
+    _notice(str(message))
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Python stands, so that the same clean-up as for Ctrl-C runs."""
+
+
+# Set when SIGTERM arrived, in case a library turned the exception into a plain
+# KeyboardInterrupt on its way out.
+_TERMINATED: list[bool] = []
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    _TERMINATED.append(True)
+    raise _Terminated("terminated by SIGTERM")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 for bad input)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    _COMMAND[0] = f"skhep-reweight {args.command}"
+    _TERMINATED.clear()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return _run(args)
-    except KeyboardInterrupt:
-        print("skhep-reweight: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    except (FileNotFoundError, IsADirectoryError, PermissionError, ValueError, ImportError) as exc:
-        # bad input: a missing file, tree, column or key, a bad value, a missing extra
-        print(f"skhep-reweight {args.command}: error: {exc}", file=sys.stderr)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning):
+                warnings.simplefilter("ignore", category)
+            warnings.showwarning = _show_warning
+            return _run(args)
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, _Terminated) or _TERMINATED:
+            print(f"{_COMMAND[0]}: terminated (SIGTERM); nothing was written", file=sys.stderr)
+            return 128 + signal.SIGTERM
+        print(f"{_COMMAND[0]}: interrupted; nothing was written", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except (OSError, ValueError, ImportError) as exc:
+        # bad input: a missing, damaged or unwritable file, a missing tree, column or key, a
+        # bad value, a missing extra; one line, whatever the message held
+        print(f"{_COMMAND[0]}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

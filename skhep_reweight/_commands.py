@@ -13,8 +13,12 @@ share of each sample that training never saw, drawn with ``validation.random_sta
 source and target are the same events (one file, two weight columns: a systematic variation),
 an event's two copies stay on the same side of every split.
 
-Nothing is written before training has succeeded; the model is written last, and a failure while
-writing removes the files this run created.
+Every output location is checked before any event is read (:class:`~skhep_reweight._files.
+OutputSet`): folders the configuration names are created, a location that cannot be written is
+refused with the path as the user wrote it. The outputs are written to a hidden staging folder
+and moved into place together once the run has succeeded, with SIGINT and SIGTERM held off
+while they move; a failure or an interruption leaves the outputs of an earlier run as they were
+and nothing new. Two runs writing the same output at once are refused.
 """
 
 from __future__ import annotations
@@ -22,8 +26,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from ._config import Config, ConfigError, build_estimator, load_config
+from ._errors import DamagedFileError, SmallSampleWarning, one_line
+from ._files import OutputSet
 
 __all__ = ["apply_command", "fit_command", "load_model", "report_command", "save_model"]
 
@@ -40,6 +45,12 @@ DEFAULT_CHUNK_SIZE = 200_000
 
 class CommandError(ValueError):
     """Bad input to a command (exit status 2); the message names the file or option."""
+
+
+# The first bytes of the files a model can be: a zip archive (the safe format), and the
+# protocol marker of a pickle (joblib writes plain pickles unless told to compress).
+_ZIP_MAGIC = b"PK"
+_PICKLE_MAGIC = b"\x80"
 
 
 # ---------------------------------------------------------------------------- models on disk
@@ -63,23 +74,44 @@ def save_model(model: Any, path: str | os.PathLike, format: str = "safe") -> Pat
 
 
 def load_model(path: str | os.PathLike, *, allow_pickle: bool = False) -> Any:
-    """Read a model written by :func:`save_model`; a pickle only with ``allow_pickle``."""
+    """Read a model written by :func:`save_model`; a pickle only with ``allow_pickle``.
+
+    The kind of file is told by its first bytes, not by whether it reads: a damaged or
+    truncated save file is a :class:`~skhep_reweight._errors.DamagedFileError`, never advice
+    to load it as a pickle.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise CommandError(f"model '{path}' is a folder, not a model file")
     if not path.is_file():
         raise FileNotFoundError(f"model file '{path}' does not exist")
-    if zipfile.is_zipfile(path):
+    with open(path, "rb") as stream:
+        head = stream.read(2)
+    if head.startswith(_ZIP_MAGIC):
         from ._persist import load
 
         return load(path)
+    if not head.startswith(_PICKLE_MAGIC):
+        raise DamagedFileError(
+            f"model file '{path}' is neither a skhep_reweight save file nor a joblib pickle "
+            f"(it starts with {head!r}): it is damaged, or not a model"
+        )
     if not allow_pickle:
         raise CommandError(
-            f"model file '{path}' is not in the safe format (it is not a skhep_reweight.save "
-            "archive); if it is a joblib pickle that you trust, pass --allow-pickle: loading a "
-            "pickle runs the code it names"
+            f"model file '{path}' is not in the safe format (it is a pickle, not a "
+            "skhep_reweight.save archive); if it is a joblib pickle that you trust, pass "
+            "--allow-pickle: loading a pickle runs the code it names"
         )
     import joblib
 
-    return joblib.load(path)
+    try:
+        return joblib.load(path)
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise DamagedFileError(
+            f"model file '{path}' is a damaged pickle ({one_line(exc)})"
+        ) from None
 
 
 # ---------------------------------------------------------------------------- the samples
@@ -140,14 +172,13 @@ def _validation_report(
     with _quiet_range_warning():
         if config.folds:
             X, _, _ = stack_samples(source, target)
-            weights = model.predict_weights(X)[:n_source]
-            from .reweight._ensemble import rows_fingerprint
-
-            if rows_fingerprint(np.asarray(X, dtype=np.float64)) != model.train_fingerprint_:
+            if not model.is_training_sample(X, np.r_[w_source, w_target]):
                 raise CommandError(
-                    f"the events of {config.file} are not those the model was trained on: "
-                    "out-of-fold weights need the training events (were the files changed?)"
+                    f"the events or weights of {config.file} are not those the model was "
+                    "trained on: out-of-fold weights need the training events with their "
+                    "weights (were the files or the weight columns changed?)"
                 )
+            weights = model.predict_weights(X)[:n_source]
             what = (
                 f"all events, each weighted by the fold model that did not see it "
                 f"({config.folds} folds)"
@@ -163,59 +194,36 @@ def _validation_report(
     if _same_events(config):
         index = np.arange(n_source)
         groups = np.r_[index[held_s], index[held_t]]
-    report = reweighting_report(
-        source[held_s],
-        target[held_t],
-        weights,
-        source_weight=w_source[held_s],
-        target_weight=w_target[held_t],
-        feature_names=config.columns,
-        training_range=getattr(model, "feature_range_", None),
-        groups=groups,
-        bins=config.bins,
-        n_clipped=getattr(model, "n_clipped_", None),
-        random_state=config.random_state,
-    )
+    with warnings.catch_warnings():  # the report lists it among its warnings, printed after
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        report = reweighting_report(
+            source[held_s],
+            target[held_t],
+            weights,
+            source_weight=w_source[held_s],
+            target_weight=w_target[held_t],
+            feature_names=config.columns,
+            training_range=getattr(model, "feature_range_", None),
+            training_size=getattr(model, "n_range_events_", None),
+            groups=groups,
+            bins=config.bins,
+            n_clipped=getattr(model, "n_clipped_", None),
+            random_state=config.random_state,
+        )
     return report, what
 
 
-# ---------------------------------------------------------------------------- outputs
-def _check_outputs(inputs: list[Path], outputs: dict[str, Path | None]) -> None:
-    """No output may overwrite an input or another output."""
-    seen: dict[Path, str] = {path.resolve(): "an input file" for path in inputs}
-    for key, path in outputs.items():
-        if path is None:
-            continue
-        resolved = path.resolve()
-        if resolved in seen:
-            raise CommandError(f"{key} '{path}' is {seen[resolved]}: it would be overwritten")
-        seen[resolved] = f"also {key}"
-        if resolved.is_dir() and key != "output.report":
-            raise CommandError(f"{key} '{path}' is a folder")
+def _report_note(config: Config, what: str, model_path: Path) -> dict[str, Any]:
+    """The note and metadata that say which model, configuration and events a report is of."""
+    return {
+        "note": f"Model: {model_path}. Configuration: {config.file}. Validation sample: {what}.",
+        "metadata": {"validation_sample": what, "model": str(model_path)},
+    }
 
 
-@contextmanager
-def _all_or_nothing() -> Iterator[Callable[[Path], Path]]:
-    """Yields ``created(path)``, to be called before writing a file; if the block fails, the
-    files that did not exist before it are removed."""
-    new: list[Path] = []
-
-    def created(path: Path) -> Path:
-        if not path.exists():
-            new.append(path)
-        return path
-
-    try:
-        yield created
-    except BaseException:
-        for path in new:
-            if path.is_dir():
-                import shutil
-
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-        raise
+def _stage_report(outputs: OutputSet, report: Any, note: dict[str, Any]) -> None:
+    for relative, content in report.files(**note).items():
+        outputs.write_bytes("output.report", relative, content)
 
 
 def _write_weights(path: Path, weights: np.ndarray, tree: str | None) -> None:
@@ -230,6 +238,8 @@ def fit_command(config_path: str | os.PathLike, *, verbose: int = 1) -> dict[str
 
     Returns a summary: the paths written, the fit time and the report's metrics.
     """
+    from ._base import stack_samples
+
     config = load_config(config_path)
     if config.classifier is not None and config.format == "safe":
         raise ConfigError(
@@ -241,64 +251,55 @@ def fit_command(config_path: str | os.PathLike, *, verbose: int = 1) -> dict[str
     if weights_path is None and config.folds:
         suffix = config.source.path.suffix
         weights_path = config.model.with_name(f"{config.model.stem}_weights{suffix}")
-    _check_outputs(
-        [config.source.path, config.target.path, config.file],
-        {"output.model": config.model, "output.report": config.report,
-         "output.weights": weights_path},
-    )  # fmt: skip
-    source, w_source = _read_sample(config, "source")
-    target, w_target = _read_sample(config, "target")
-    from ._base import stack_samples
+    outputs = OutputSet(
+        {"output.model": config.model, "output.weights": weights_path},
+        folders={"output.report": config.report},
+        inputs=[config.source.path, config.target.path, config.file],
+    )
+    with outputs:  # every location checked (and locked) before any event is read
+        if weights_path is not None:
+            from .io._common import format_of
 
-    model = build_estimator(config)
-    if verbose and hasattr(model, "verbose") and "verbose" not in config.params:
-        inner = getattr(model, "estimator", model)
-        if "verbose" in inner.get_params():
-            inner.set_params(verbose=verbose)
-    start = time.perf_counter()
-    if config.folds:
-        model.fit_samples(source, target, w_source, w_target)
-    else:
-        held_s, held_t = _held_out(config, len(source), len(target))
-        model.fit_samples(
-            source[~held_s],
-            target[~held_t],
-            None if w_source is None else w_source[~held_s],
-            None if w_target is None else w_target[~held_t],
-        )
-    fit_seconds = time.perf_counter() - start
-    report, what = _validation_report(config, model, (source, w_source, target, w_target))
-    source_weights = None
-    if weights_path is not None:
-        with _quiet_range_warning():
-            if config.folds:
-                X, _, _ = stack_samples(source, target)
-                source_weights = model.predict_weights(X)[: len(source)]
-            else:
-                source_weights = model.predict_weights(source)
-    with _all_or_nothing() as created:
-        if source_weights is not None:
-            _write_weights(created(weights_path), source_weights, config.source.tree)
-        created(config.report)
-        _save_report(report, config, what, config.report, model_path=config.model)
-        save_model(model, created(config.model), config.format)
+            format_of(weights_path, "output.weights")
+        source, w_source = _read_sample(config, "source")
+        target, w_target = _read_sample(config, "target")
+        model = build_estimator(config)
+        if verbose and hasattr(model, "verbose") and "verbose" not in config.params:
+            inner = getattr(model, "estimator", model)
+            if "verbose" in inner.get_params():
+                inner.set_params(verbose=verbose)
+        start = time.perf_counter()
+        if config.folds:
+            model.fit_samples(source, target, w_source, w_target)
+        else:
+            held_s, held_t = _held_out(config, len(source), len(target))
+            model.fit_samples(
+                source[~held_s],
+                target[~held_t],
+                None if w_source is None else w_source[~held_s],
+                None if w_target is None else w_target[~held_t],
+            )
+        fit_seconds = time.perf_counter() - start
+        report, what = _validation_report(config, model, (source, w_source, target, w_target))
+        if weights_path is not None:
+            with _quiet_range_warning():
+                if config.folds:
+                    X, _, _ = stack_samples(source, target)
+                    source_weights = model.predict_weights(X)[: len(source)]
+                else:
+                    source_weights = model.predict_weights(source)
+            _write_weights(outputs.path("output.weights"), source_weights, config.source.tree)
+        _stage_report(outputs, report, _report_note(config, what, config.model))
+        save_model(model, outputs.path("output.model"), config.format)
+        outputs.commit()
     return {
         "model": config.model,
         "report": config.report,
-        "weights": weights_path if source_weights is not None else None,
+        "weights": weights_path,
         "fit_seconds": fit_seconds,
         "validation": what,
         "metrics": report.metrics,
     }
-
-
-def _save_report(report: Any, config: Config, what: str, folder: Path, model_path: Path) -> None:
-    """The report, with which model, configuration and events it describes."""
-    report.save(
-        folder,
-        note=f"Model: {model_path}. Configuration: {config.file}. Validation sample: {what}.",
-        metadata={"validation_sample": what, "model": str(model_path)},
-    )
 
 
 def report_command(
@@ -312,24 +313,43 @@ def report_command(
     on the events ``fit`` held out (all events, out-of-fold, with folds); written to
     ``output`` (default: the configuration's ``output.report``)."""
     config = load_config(config_path)
-    model = load_model(model_path, allow_pickle=allow_pickle)
-    if bool(config.folds) != hasattr(model, "estimators_"):
-        raise CommandError(
-            f"{config.file} and model '{model_path}' disagree: the configuration "
-            f"{'sets' if config.folds else 'does not set'} 'estimator.folds' but the model is "
-            f"a {type(model).__name__}"
-        )
     folder = Path(output) if output is not None else config.report
-    _check_outputs(
-        [config.source.path, config.target.path, config.file, Path(model_path)],
-        {"output.report": folder},
+    outputs = OutputSet(
+        {},
+        folders={"output.report": folder},
+        inputs=[config.source.path, config.target.path, config.file, Path(model_path)],
     )
-    samples = (*_read_sample(config, "source"), *_read_sample(config, "target"))
-    report, what = _validation_report(config, model, samples)
-    with _all_or_nothing() as created:
-        created(folder)
-        _save_report(report, config, what, folder, model_path=Path(model_path))
+    with outputs:
+        model = load_model(model_path, allow_pickle=allow_pickle)
+        if bool(config.folds) != hasattr(model, "estimators_"):
+            raise CommandError(
+                f"{config.file} and model '{model_path}' disagree: the configuration "
+                f"{'sets' if config.folds else 'does not set'} 'estimator.folds' but the model "
+                f"is a {type(model).__name__}"
+            )
+        samples = (*_read_sample(config, "source"), *_read_sample(config, "target"))
+        report, what = _validation_report(config, model, samples)
+        _stage_report(outputs, report, _report_note(config, what, Path(model_path)))
+        outputs.commit()
     return {"report": folder, "validation": what, "metrics": report.metrics}
+
+
+def _model_columns(model: Any, model_path: Any, columns: list[str] | None) -> list[str]:
+    """The feature columns to read: the model's own names, which ``--columns`` must repeat."""
+    names = getattr(model, "feature_names_in_", None)
+    if columns is None:
+        if names is None:
+            raise CommandError(
+                f"model '{model_path}' was trained without column names: give them with "
+                "--columns a,b,c in training order"
+            )
+        return [str(c) for c in names]
+    if names is not None and list(columns) != [str(c) for c in names]:
+        raise CommandError(
+            f"--columns {','.join(columns)} differ from the model's training columns "
+            f"{','.join(map(str, names))}"
+        )
+    return list(columns)
 
 
 def apply_command(
@@ -347,58 +367,63 @@ def apply_command(
 ) -> dict[str, Any]:
     """``skhep-reweight apply MODEL INPUT --output OUTPUT``: one weight per input event, in
     input order, written in chunks (bounded memory); with ``weight`` the input's weight column
-    is multiplied in. Returns a summary (events, events outside the training ranges, time)."""
-    from ._base import outside_range
+    is multiplied in.
+
+    Returns a summary: events, the events outside the training ranges with the count a sample
+    of the training distribution gives at most (``n_outside_expected``) and whether the
+    observed count exceeds it (``outside_excessive``), whether the columns' order could be
+    checked against the model's names (``columns_checked``), and the time.
+    """
+    from ._base import OUT_OF_RANGE_LEVEL, outside_range, outside_range_excess
     from .io import WeightWriter, count_events, iterate_events
+    from .io._common import format_of
 
     input_path, output = Path(input_path), Path(output)
     if chunk_size < 1:
         raise CommandError(f"--chunk-size must be positive, got {chunk_size}")
-    _check_outputs([input_path, Path(model_path)], {"--output": output})
-    model = load_model(model_path, allow_pickle=allow_pickle)
-    names = getattr(model, "feature_names_in_", None)
-    if columns is None:
-        if names is None:
-            raise CommandError(
-                f"model '{model_path}' was trained without column names: give them with "
-                "--columns a,b,c in training order"
-            )
-        columns = [str(c) for c in names]
-    elif names is not None and list(columns) != [str(c) for c in names]:
-        raise CommandError(
-            f"--columns {','.join(columns)} differ from the model's training columns "
-            f"{','.join(map(str, names))}"
-        )
-    n_events = count_events(input_path, tree=tree)
-    feature_range = getattr(model, "feature_range_", None)
-    n_outside = 0
-    start = time.perf_counter()
-    from tqdm.auto import tqdm
+    format_of(output, "--output")
+    outputs = OutputSet({"--output": output}, inputs=[input_path, Path(model_path)])
+    with outputs:
+        model = load_model(model_path, allow_pickle=allow_pickle)
+        checked = getattr(model, "feature_names_in_", None) is not None
+        columns = _model_columns(model, model_path, columns)
+        n_events = count_events(input_path, tree=tree)
+        feature_range = getattr(model, "feature_range_", None)
+        n_outside = 0
+        start = time.perf_counter()
+        from tqdm.auto import tqdm
 
-    bar = tqdm(total=n_events, unit="events", unit_scale=True, disable=not progress)
-    library = "pd" if names is not None else "np"
-    out_tree = tree or "Events"
-    try:
-        with WeightWriter(output, name=name, tree=out_tree, n_events=n_events) as writer:
-            chunks = iterate_events(
-                input_path, columns, tree=tree, weight=weight, chunk_size=chunk_size,
-                library=library,
-            )  # fmt: skip
-            for X, w in chunks:
-                with _quiet_range_warning():
-                    weights = model.predict_weights(X)
-                if feature_range is not None:
-                    values = np.asarray(X, dtype=np.float64)
-                    n_outside += int(outside_range(values, feature_range).any(axis=1).sum())
-                writer.write(weights if w is None else weights * w)
-                bar.update(len(weights))
-    finally:
-        bar.close()
+        bar = tqdm(total=n_events, unit="events", unit_scale=True, disable=not progress)
+        library = "pd" if checked else "np"
+        staged = outputs.path("--output")
+        try:
+            with WeightWriter(staged, name=name, tree=tree or "Events", n_events=n_events) as out:
+                chunks = iterate_events(
+                    input_path, columns, tree=tree, weight=weight, chunk_size=chunk_size,
+                    library=library,
+                )  # fmt: skip
+                for X, w in chunks:
+                    with _quiet_range_warning():
+                        weights = model.predict_weights(X)
+                    if feature_range is not None:
+                        values = np.asarray(X, dtype=np.float64)
+                        n_outside += int(outside_range(values, feature_range).any(axis=1).sum())
+                    out.write(weights if w is None else weights * w)
+                    bar.update(len(weights))
+        finally:
+            bar.close()
+        outputs.commit()
     seconds = time.perf_counter() - start
+    expected, p_value = outside_range_excess(
+        n_outside, n_events, len(columns), getattr(model, "n_range_events_", None)
+    )
     return {
         "output": output,
         "n_events": n_events,
         "n_outside_training_range": n_outside,
+        "n_outside_expected": expected,
+        "outside_excessive": p_value < OUT_OF_RANGE_LEVEL,
+        "columns_checked": checked,
         "seconds": seconds,
         "events_per_second": n_events / seconds if seconds > 0 else float("inf"),
     }

@@ -35,6 +35,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "params": dict,
         "classifier": str,
         "classifier_params": dict,
+        "allow_any_classifier": bool,
         "folds": int,
         "n_jobs": int,
     },
@@ -49,6 +50,10 @@ _REQUIRED = {
     "output": ("model", "report"),
 }
 _FORMATS = ("safe", "joblib")
+# The packages whose classifiers a configuration may name. Importing a module runs its code, so a
+# name read from a file is imported only from these, unless the configuration sets
+# 'estimator.allow_any_classifier = true': the libraries of the BDT path and the package itself.
+CLASSIFIER_PACKAGES = ("sklearn", "xgboost", "lightgbm", "catboost", "skhep_reweight")
 
 
 class ConfigError(ValueError):
@@ -76,6 +81,7 @@ class Config:
     params: dict[str, Any] = field(default_factory=dict)
     classifier: str | None = None
     classifier_params: dict[str, Any] = field(default_factory=dict)
+    allow_any_classifier: bool = False
     folds: int | None = None
     n_jobs: int | None = None
     test_size: float = 0.25
@@ -179,6 +185,7 @@ def load_config(path: str | Path) -> Config:
         params={k: _plain(v) for k, v in estimator.get("params", {}).items()},
         classifier=estimator.get("classifier"),
         classifier_params={k: _plain(v) for k, v in estimator.get("classifier_params", {}).items()},
+        allow_any_classifier=estimator.get("allow_any_classifier", False),
         folds=estimator.get("folds"),
         n_jobs=estimator.get("n_jobs"),
         test_size=float(validation.get("test_size", 0.25)),
@@ -211,6 +218,8 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{path}: 'estimator.n_jobs' applies to the folds: set 'estimator.folds'")
     if config.classifier is None and config.classifier_params:
         raise ConfigError(f"{path}: 'estimator.classifier_params' given without a classifier")
+    if config.classifier is None and config.allow_any_classifier:
+        raise ConfigError(f"{path}: 'estimator.allow_any_classifier' given without a classifier")
     build_estimator(config)  # unknown parameters and classifiers fail here, before any reading
     return config
 
@@ -220,9 +229,16 @@ def _import_classifier(config: Config) -> type:
     module_name, _, name = str(config.classifier).rpartition(".")
     if not module_name:
         raise ConfigError(f"{where} must be an import path such as 'module.ClassName'")
+    package = module_name.split(".")[0]
+    if package not in CLASSIFIER_PACKAGES and not config.allow_any_classifier:
+        raise ConfigError(
+            f"{where}: classifiers are imported only from {', '.join(CLASSIFIER_PACKAGES)}, "
+            f"because importing a module runs its code; to import {module_name!r}, set "
+            "'estimator.allow_any_classifier = true' in a configuration you trust"
+        )
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
+    except Exception as exc:  # ImportError, or whatever a module raises while it is imported
         raise ConfigError(f"{where}: cannot import module {module_name!r} ({exc})") from None
     cls = getattr(module, name, None)
     if not isinstance(cls, type) or not hasattr(cls, "predict_proba"):

@@ -47,6 +47,7 @@ import torch
 from sklearn.neighbors import KNeighborsRegressor
 from sklearn.utils import Bunch
 
+from ._errors import DamagedFileError, one_line
 from ._files import atomic_file
 from ._nn.gan import WeightedGAN
 from ._nn.modules import MLP, GaussianAnsatzNetwork, MarginalConditionalMLP
@@ -67,6 +68,10 @@ FORMAT_NAME = "skhep_reweight.save"
 FORMAT_VERSION = 1
 # The archive entry holding the JSON header (array entries are named "a0", "a1", ...).
 HEADER_KEY = "__header__"
+# The deepest nesting of the header that a file may have. The deepest real model, an
+# SRGNFitter holding its reweighter and the members of an ensemble, nests 14 levels; a damaged
+# or hostile header nested hundreds deep would exhaust Python's recursion while decoding.
+MAX_HEADER_DEPTH = 64
 
 # The allow-lists: the only classes a file can name. A file cannot add to them.
 _ESTIMATORS: dict[str, type] = {
@@ -308,16 +313,40 @@ class _Decoder:
             )
         return table[name]
 
+    @staticmethod
+    def _state_names(cls: type, state: dict, params: tuple[str, ...] = ()) -> dict:
+        """The stored attributes of an object: instance attributes only. A name that the class
+        defines (a method such as ``predict_weights``, a property, ``__class__``) or a parameter
+        would shadow or replace the class's code, so it is refused."""
+        for name in state:
+            if not name.isidentifier() or hasattr(cls, name) or name in params:
+                raise ValueError(
+                    f"the stored state of {cls.__name__} holds {name!r}, which is not a fitted "
+                    "attribute (it names a method, a parameter or a class attribute)"
+                )
+        return state
+
     def _estimator(self, node: dict) -> Any:
+        from sklearn.utils._param_validation import InvalidParameterError
+
         cls = self._lookup(_ESTIMATORS, node["class"], "estimator")
-        estimator = cls(**self.mapping(node["params"]))
-        vars(estimator).update(self.mapping(node["state"]))
+        params = self.mapping(node["params"])
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:  # a missing one takes its default (a file older than the parameter)
+            raise ValueError(f"{cls.__name__} has no parameters {unknown}")
+        estimator = cls(**params)
+        try:
+            estimator._validate_params()
+        except InvalidParameterError as exc:
+            raise ValueError(f"{cls.__name__}: {exc}") from None
+        state = self._state_names(cls, self.mapping(node["state"]), tuple(params))
+        vars(estimator).update(state)
         return estimator
 
     def _helper(self, node: dict) -> Any:
         cls = self._lookup(_HELPERS, node["class"], "helper")
         helper = cls.__new__(cls)
-        vars(helper).update(self.mapping(node["state"]))
+        vars(helper).update(self._state_names(cls, self.mapping(node["state"])))
         return helper
 
     def _net(self, node: dict) -> Any:
@@ -335,14 +364,13 @@ class _Decoder:
             **{f"module__{k}": v for k, v in module_kwargs.items()},
             **net_kwargs,
         )
+        weights = {str(k): self.decode(v) for k, v in node["state_dict"]}
+        _check_state_dict(module_cls, module_kwargs, weights)
         # initialization draws random weights that load_state_dict overwrites: draw them from a
         # forked generator, so that loading leaves torch's global random state as it was
         with torch.random.fork_rng(devices=[]):
             net.initialize()
-        weights = {
-            str(k): torch.from_numpy(np.array(self.decode(v))) for k, v in node["state_dict"]
-        }
-        net.module_.load_state_dict(weights)
+        net.module_.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
         net.module_.eval()
         return net
 
@@ -366,6 +394,46 @@ class _Decoder:
         "net": _net,
         "neighbors": _neighbors,
     }
+
+
+def _check_state_dict(module_cls: type, module_kwargs: dict, weights: dict[str, Any]) -> None:
+    """Compare the stored tensors with the shapes the stored constructor arguments declare,
+    before anything of the network's size is allocated: the module is built on PyTorch's
+    ``meta`` device, which records shapes and allocates no memory. A file whose header asks for
+    a network of 20000 x 20000 units but stores a few small arrays fails here, not after
+    allocating gigabytes."""
+    with torch.device("meta"):
+        declared = {k: tuple(v.shape) for k, v in module_cls(**module_kwargs).state_dict().items()}
+    if set(weights) != set(declared):
+        missing, extra = sorted(set(declared) - set(weights)), sorted(set(weights) - set(declared))
+        raise ValueError(
+            f"the stored network does not match its {module_cls.__name__} (missing tensors "
+            f"{missing[:5]}, unexpected tensors {extra[:5]})"
+        )
+    for name, shape in declared.items():
+        value = weights[name]
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
+            raise ValueError(f"the stored tensor {name!r} is not a numeric array")
+        if value.shape != shape:
+            raise ValueError(
+                f"the stored tensor {name!r} has shape {value.shape}, but the network's "
+                f"constructor arguments {module_kwargs} declare {shape}"
+            )
+
+
+def _header_depth(node: Any) -> int:
+    """The nesting depth of a JSON value, counted without recursion."""
+    depth, stack = 0, [(node, 1)]
+    while stack:
+        value, level = stack.pop()
+        depth = max(depth, level)
+        if depth > MAX_HEADER_DEPTH:
+            return depth
+        if isinstance(value, dict):
+            stack.extend((v, level + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, level + 1) for v in value)
+    return depth
 
 
 def save(estimator: Any, path: str | os.PathLike) -> Path:
@@ -429,25 +497,39 @@ def save(estimator: Any, path: str | os.PathLike) -> Path:
     }
     text = json.dumps(header, allow_nan=False, separators=(",", ":"))
     entries = {HEADER_KEY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8), **encoder.arrays}
-    path = Path(path)
+    path = _check_model_path(path, "save to")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot save to '{path}': the folder '{path.parent}' does not exist"
+        )
     with atomic_file(path) as stream:
         np.savez(stream, **entries)
     return path
 
 
+def _check_model_path(path: str | os.PathLike, action: str) -> Path:
+    """``path`` as a Path, refused when it names a folder (``"."`` included)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a string or a path, got {type(path).__name__}")
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot {action} '{path}': it is a folder, not a model file")
+    return path
+
+
 def _read_header(archive: Any, path: Path) -> dict:
-    """The header of an opened archive, checked for the format name and version."""
+    """The header of an opened archive, checked for the format name, version and depth."""
     if HEADER_KEY not in archive.files:
         raise ValueError(f"{path} is an npz archive but not a skhep_reweight save file")
     raw = archive[HEADER_KEY]
     if not isinstance(raw, np.ndarray):  # numpy returns raw bytes for a non-.npy entry
         raise ValueError(f"{path} is not a skhep_reweight save file (its header is no .npy entry)")
     if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ValueError(f"{path}: malformed header entry ({raw.dtype}, shape {raw.shape})")
+        raise DamagedFileError(f"{path}: malformed header entry ({raw.dtype}, shape {raw.shape})")
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ValueError(f"{path}: the header is not valid JSON ({exc})") from None
+        raise DamagedFileError(f"{path}: the header is not valid JSON ({one_line(exc)})") from None
     if type(header) is not dict or header.get("format") != FORMAT_NAME:
         raise ValueError(f"{path} is not a skhep_reweight save file (format {FORMAT_NAME!r})")
     version = header.get("format_version")
@@ -457,7 +539,43 @@ def _read_header(archive: Any, path: Path) -> dict:
             f"{header.get('skhep_reweight_version')}); this skhep_reweight reads format "
             f"versions up to {FORMAT_VERSION}: upgrade skhep_reweight to load it"
         )
+    if _header_depth(header) > MAX_HEADER_DEPTH:
+        raise DamagedFileError(
+            f"{path}: the header nests deeper than {MAX_HEADER_DEPTH} levels, which no model "
+            "does: the file is damaged or was edited"
+        )
     return header
+
+
+def _open_archive(path: Path) -> Any:
+    """The npz archive of a save file, its entries checked to be stored uncompressed."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except PermissionError:
+        raise
+    except Exception as exc:
+        with open(path, "rb") as stream:
+            zip_magic = stream.read(2) == b"PK"
+        if zip_magic:
+            raise DamagedFileError(
+                f"{path}: the archive is damaged or truncated ({one_line(exc)})"
+            ) from None
+        raise ValueError(
+            f"{path} is not a skhep_reweight save file (an npz archive read without "
+            f"unpickling): {one_line(exc)}"
+        ) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is a single .npy array, not a skhep_reweight save file")
+    # save() stores every entry uncompressed, so no entry can unpack to more than the file's
+    # own size: a compressed entry (a zip bomb among them) is refused before it is read
+    for info in archive.zip.infolist():
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+            archive.close()
+            raise DamagedFileError(
+                f"{path}: the archive entry {info.filename!r} is compressed; save() stores "
+                "entries uncompressed, so the file was not written by skhep_reweight.save"
+            )
+    return archive
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -477,10 +595,21 @@ def load(path: str | os.PathLike) -> Any:
 
     Raises
     ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    IsADirectoryError
+        When ``path`` is a folder.
     ValueError
-        When the file is not a save file of this format (a pickle, another archive, a damaged
-        header), was written in a newer format version (the message names both versions), or
-        names a class outside the allow-lists.
+        When the file is not a save file of this format (a pickle, another archive), was
+        written in a newer format version (the message names both versions), or names a
+        class outside the allow-lists.
+    DamagedFileError
+        A :class:`ValueError` for a save file that is damaged or was edited: a truncated or
+        corrupted archive (each entry's CRC is checked), a compressed entry, a header that is
+        not JSON or nests deeper than ``MAX_HEADER_DEPTH``, a parameter the estimator does not
+        have or whose value it refuses, a stored attribute that would shadow a method, a
+        network whose stored tensors do not have the shapes its constructor arguments declare.
+        Every message names the file.
 
     Notes
     -----
@@ -488,25 +617,32 @@ def load(path: str | os.PathLike) -> Any:
     entry that needs unpickling, and a pickle is refused unread. Class names in the header are
     looked up in fixed dictionaries of skhep_reweight's estimators, helper objects, nets and
     modules; nothing is imported by a name read from the file. Estimators are rebuilt by
-    calling their class with the stored parameters (their ``__init__`` only stores them) and
-    setting the stored attributes; networks by building the net and module from the stored
-    constructor arguments and loading the stored ``state_dict``. Loading leaves torch's global
-    random state unchanged. The versions of skhep_reweight and torch that wrote the file are in
-    the header; loading does not compare them with the running ones.
+    calling their class with the stored parameters (their ``__init__`` only stores them),
+    checking those against the estimator's parameter constraints, and setting the stored
+    attributes; networks by checking the stored tensors against the shapes that the stored
+    constructor arguments declare (on PyTorch's ``meta`` device, allocating nothing), then
+    building the net and loading the stored ``state_dict``. What a file can make loading
+    allocate is therefore bounded by the file's own size. Loading leaves torch's global random
+    state unchanged. The versions of skhep_reweight and torch that wrote the file are in the
+    header; loading does not compare them with the running ones.
     """
-    path = Path(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise ValueError(
-            f"{path} is not a skhep_reweight save file (an npz archive read without "
-            f"unpickling): {exc}"
-        ) from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is a single .npy array, not a skhep_reweight save file")
+    path = _check_model_path(path, "load")
+    if not path.exists():
+        raise FileNotFoundError(f"model file '{path}' does not exist")
+    archive = _open_archive(path)
     with archive:
-        header = _read_header(archive, path)
         try:
+            header = _read_header(archive, path)
             return _Decoder(archive).decode(header["estimator"])
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"{path}: malformed header ({type(exc).__name__}: {exc})") from None
+        except DamagedFileError:
+            raise
+        except ValueError as exc:
+            if str(exc).startswith(str(path)):
+                raise
+            raise DamagedFileError(f"{path}: {exc}") from None
+        except (MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a damaged entry (CRC, npy header) or a malformed header
+            raise DamagedFileError(
+                f"{path}: the file is damaged or was edited ({one_line(exc)})"
+            ) from None

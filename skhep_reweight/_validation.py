@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.utils.multiclass import check_classification_targets
 
 __all__ = [
     "as_finite_array",
@@ -20,6 +19,9 @@ __all__ = [
     "check_samples",
     "check_score_labels",
     "class_balanced_weights",
+    "effective_count",
+    "small_sample_message",
+    "warn_small_sample",
 ]
 
 
@@ -91,27 +93,77 @@ def check_non_negative_weights(
     return weight
 
 
+def _labels_01(y: ArrayLike, kind: str, roles: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """``y`` as 0/1 and the dtype-preserving ``classes_``, under the package's one label rule:
+    0 (or False) marks the first role, 1 (or True) the second; nothing else is accepted."""
+    values = np.asarray(y)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise ValueError(f"y must be 1-D (one label per row), got shape {values.shape}")
+    if values.dtype == object:
+        try:  # numbers held as Python objects (a pandas column of object dtype)
+            if all(isinstance(v, (bool, int, float, np.bool_, np.number)) for v in values):
+                values = values.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    rule = (
+        f"{kind} takes y == 0 (or False) for the {roles[0]} rows and y == 1 (or True) for the "
+        f"{roles[1]} rows"
+    )
+    if values.dtype.kind == "b":
+        classes = np.array([False, True])
+    elif values.dtype.kind in "iuf":
+        classes = np.array([0, 1], dtype=values.dtype)
+    else:
+        found = np.unique(values.astype(str))[:5].tolist()
+        raise ValueError(
+            f"y holds labels {found}: {rule}; labels that are not numbers are not read, so that "
+            "the source and the target are never swapped by sorting their names. Map them "
+            "explicitly, e.g. y = (labels == 'data').astype(int) makes 'data' the "
+            f"{roles[1]}"
+        )
+    if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+        raise ValueError(f"y holds NaN or infinite labels; {rule}")
+    present = np.unique(values)
+    if values.dtype.kind == "f" and np.any(present != np.round(present)):
+        raise ValueError(
+            f"y holds continuous values, not labels; {rule}. If y is a second sample, stack the "
+            "two samples (fit_samples(source, target) does)"
+        )
+    if present.size > 2:
+        raise ValueError(
+            f"Only binary classification is supported. y holds {present.size} classes; {rule}"
+        )
+    other = present[(present != 0) & (present != 1)]
+    if other.size:
+        shown = [v.item() for v in present[:5]]
+        raise ValueError(
+            f"y holds labels {shown}: {rule}; other labels (such as 1 and 2, or -1 and 1) are "
+            "refused rather than guessed. Map them explicitly, e.g. y = (labels == 2).astype(int)"
+        )
+    return classes, (values == 1).astype(np.int64)
+
+
 def check_binary_labels(
     y: ArrayLike, kind: str = "a reweighter", roles: tuple[str, str] = ("source", "target")
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The two classes of ``y`` (sorted) and ``y`` encoded as 0 (first class) / 1 (second class).
+    """The classes (``[0, 1]`` or ``[False, True]``, in y's dtype) and ``y`` as 0/1.
 
-    Raises a ValueError mentioning "class" when ``y`` holds one class or more than two; the
-    message names the estimator ``kind`` and the ``roles`` of the two classes.
+    The package's one label rule (API.md section 16): ``y == 0`` (or False) marks the
+    ``roles[0]`` rows, ``y == 1`` (or True) the ``roles[1]`` rows. Any other label, strings
+    included, raises a ValueError that says which label means what: sorting labels such as
+    "data" and "mc" would silently make "data" the source and invert the weights. A ValueError
+    mentioning "class" is raised when ``y`` holds one class only.
     """
-    check_classification_targets(y)
-    classes, encoded = np.unique(y, return_inverse=True)
-    if classes.size < 2:
+    classes, y01 = _labels_01(y, kind, roles)
+    if np.unique(y01).size < 2:
+        only = classes[y01[0]].item() if y01.size else None
         raise ValueError(
-            f"y holds only one class ({classes[0]!r}); {kind} needs both the {roles[0]} "
+            f"y holds only one class ({only!r}); {kind} needs both the {roles[0]} "
             f"(y == 0) and the {roles[1]} (y == 1) class"
         )
-    if classes.size > 2:
-        raise ValueError(
-            f"Only binary classification is supported. y holds {classes.size} classes; {kind} "
-            f"takes two: y == 0 for the {roles[0]} sample, y == 1 for the {roles[1]}"
-        )
-    return classes, encoded.astype(np.int64)
+    return classes, y01
 
 
 def check_class_totals(y01: np.ndarray, sample_weight: np.ndarray) -> tuple[float, float]:
@@ -156,20 +208,75 @@ def class_balanced_weights(y01: np.ndarray, sample_weight: np.ndarray) -> np.nda
 def check_score_labels(y: ArrayLike, classes: np.ndarray, X: ArrayLike) -> np.ndarray:
     """``y`` given to a fitted reweighter's ``score``, encoded 0 (source) / 1 (target).
 
-    Raises a ValueError when ``y`` and ``X`` differ in length, when ``y`` holds a label not seen in
-    ``fit`` (``classes``), or when it lacks one of the two classes.
+    The labels follow :func:`check_binary_labels`'s rule; a ValueError is raised when ``y`` and
+    ``X`` differ in length or when ``y`` lacks one of the two classes.
     """
-    from sklearn.utils.validation import check_consistent_length, column_or_1d
+    from sklearn.utils.validation import check_consistent_length
 
-    y = column_or_1d(y)
-    check_consistent_length(X, y)
-    unknown = ~np.isin(y, classes)
-    if unknown.any():
-        raise ValueError(f"y holds labels {np.unique(y[unknown])} not seen in fit ({classes})")
-    y01 = (y == classes[1]).astype(np.int64)
+    _, y01 = _labels_01(y, "score", ("source", "target"))
+    check_consistent_length(X, y01)
     if np.unique(y01).size < 2:
         raise ValueError("score needs events of both the source and the target class in y")
     return y01
+
+
+# A class with fewer effective events than this is too small to train a classifier whose
+# weights mean anything; a held-out part (early-stopping split, validation report) with fewer
+# than MIN_HELD_OUT_EVENTS cannot tell a good fit from a bad one: with n events a class, the
+# two-sample AUC of identical samples scatters by sqrt((2n + 1) / (12 n^2)) (0.058 at 50) and
+# the 1 % KS critical value is 1.63 sqrt(2 / n) (0.33 at 50).
+MIN_TRAINING_EVENTS = 100
+MIN_HELD_OUT_EVENTS = 50
+
+
+def effective_count(weight: np.ndarray) -> float:
+    """Kish's effective number of events, :math:`(\\sum w)^2 / \\sum w^2` (0 when empty)."""
+    weight = np.asarray(weight, dtype=np.float64)
+    square = float(np.sum(weight**2))
+    return float(np.sum(weight) ** 2 / square) if square > 0 else 0.0
+
+
+def small_sample_message(
+    y01: np.ndarray, weight: np.ndarray, validation_fraction: float | None, kind: str
+) -> str | None:
+    """Why the classes of a fit are too small (a sentence), or None when they are not.
+
+    A class is too small with fewer than ``MIN_TRAINING_EVENTS`` effective events, or when its
+    share ``validation_fraction`` held out for early stopping has fewer than
+    ``MIN_HELD_OUT_EVENTS``.
+    """
+    problems = []
+    for label, role in ((0, "source"), (1, "target")):
+        n = effective_count(weight[y01 == label])
+        if n < MIN_TRAINING_EVENTS:
+            problems.append(
+                f"the {role} class has {n:.0f} effective events (fewer than {MIN_TRAINING_EVENTS})"
+            )
+        elif validation_fraction and n * validation_fraction < MIN_HELD_OUT_EVENTS:
+            problems.append(
+                f"the {role} class's validation split holds about {n * validation_fraction:.0f} "
+                f"effective events (fewer than {MIN_HELD_OUT_EVENTS}), so early stopping follows "
+                "noise"
+            )
+    if not problems:
+        return None
+    return (
+        f"{kind} trains on a sample too small to learn a density ratio: {'; '.join(problems)}. "
+        "Its weights are dominated by statistical noise; use more events"
+    )
+
+
+def warn_small_sample(
+    y01: np.ndarray, weight: np.ndarray, validation_fraction: float | None, kind: str
+) -> None:
+    """Issue :class:`~skhep_reweight.SmallSampleWarning` with :func:`small_sample_message`."""
+    message = small_sample_message(y01, weight, validation_fraction, kind)
+    if message is not None:
+        import warnings
+
+        from ._errors import SmallSampleWarning, caller_stacklevel
+
+        warnings.warn(message, SmallSampleWarning, stacklevel=caller_stacklevel())
 
 
 def resolve_columns(

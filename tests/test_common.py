@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from _label_rule import OWN_LABEL_CHECKS, RELABELLED_CHECKS, label_rule_failures
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -25,8 +26,10 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhep_reweight import (
+    BaggingReweighter,
     ConditionalReweighter,
     DCTRReweighter,
+    FoldingReweighter,
     GaussianAnsatzCalibrator,
     OmniFold,
     OTCalibrator,
@@ -52,15 +55,20 @@ _MINIBATCH_REASON = (
 
 
 def _expected_failed_checks(estimator):
+    failures = {}
+    if isinstance(estimator, (DCTRReweighter, ConditionalReweighter)):
+        failures.update(label_rule_failures(classifier=True))
+    if isinstance(estimator, OTCalibrator):
+        failures.update(label_rule_failures(classifier=False))
     if isinstance(estimator, (DCTRReweighter, ConditionalReweighter)) and (
         estimator.classifier is None
     ):
-        return {"check_sample_weight_equivalence_on_dense_data": _MINIBATCH_REASON}
+        failures["check_sample_weight_equivalence_on_dense_data"] = _MINIBATCH_REASON
     if isinstance(estimator, GaussianAnsatzCalibrator):
-        return {"check_sample_weight_equivalence_on_dense_data": _MINIBATCH_REASON}
+        failures["check_sample_weight_equivalence_on_dense_data"] = _MINIBATCH_REASON
     if isinstance(estimator, OTCalibrator) and estimator.method == "neural":
-        return {"check_sample_weight_equivalence_on_dense_data": _MINIBATCH_REASON}
-    return {}
+        failures["check_sample_weight_equivalence_on_dense_data"] = _MINIBATCH_REASON
+    return failures
 
 
 ESTIMATORS = [
@@ -90,6 +98,67 @@ def test_sklearn_compatible_estimator(estimator, check):
     params = estimator.get_params(deep=False)
     check(estimator)
     assert estimator.get_params(deep=False) == params
+
+
+# the estimators that take labels y: the package's label rule fails some scikit-learn checks by
+# design (tests/_label_rule.py); here those checks run again with 0/1 labels
+LABELLED = [e for e in ESTIMATORS if isinstance(e, (DCTRReweighter, ConditionalReweighter))]
+LABELLED += [e for e in ESTIMATORS if isinstance(e, OTCalibrator)]
+LABELLED += [
+    FoldingReweighter(DCTRReweighter(LogisticRegression()), random_state=0),
+    BaggingReweighter(DCTRReweighter(LogisticRegression()), n_estimators=3, random_state=0),
+]
+
+
+def _zero_one(original):
+    def enforce(estimator, y):
+        y = original(estimator, y)  # binary-only: labels {m, m + 1}
+        return (y > y.min()).astype(y.dtype) if y.size else y
+
+    return enforce
+
+
+@pytest.mark.filterwarnings("ignore::skhep_reweight._base.LearnedNothingWarning")
+@pytest.mark.parametrize("check", RELABELLED_CHECKS)
+@pytest.mark.parametrize("estimator", LABELLED, ids=repr)
+def test_label_dependent_checks_with_zero_one_labels(estimator, check, monkeypatch):
+    from sklearn.utils import estimator_checks
+
+    if check == "check_classifier_data_not_an_array" and isinstance(estimator, OTCalibrator):
+        pytest.skip("a transformer: scikit-learn runs no classifier check on it")
+    original = estimator_checks._enforce_estimator_tags_y
+    monkeypatch.setattr(estimator_checks, "_enforce_estimator_tags_y", _zero_one(original))
+    getattr(estimator_checks, check)(type(estimator).__name__, clone(estimator))
+
+
+@pytest.mark.filterwarnings("ignore::skhep_reweight._base.LearnedNothingWarning")
+@pytest.mark.parametrize("estimator", LABELLED, ids=repr)
+def test_sample_weight_as_a_list_or_a_series_equals_an_array(estimator):
+    # what check_sample_weights_not_an_array and _pandas_series test, with 0/1 labels: weights
+    # given as a list or a pandas Series fit exactly as the same weights in an array
+    pd = pytest.importorskip("pandas")
+    assert set(OWN_LABEL_CHECKS) == {
+        "check_sample_weights_not_an_array",
+        "check_sample_weights_pandas_series",
+    }
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(0, 1, (60, 2)), rng.normal(0.5, 1, (60, 2))]
+    y = np.r_[np.zeros(60, int), np.ones(60, int)]
+    weight = rng.uniform(0.5, 2.0, 120)
+
+    def output(sample_weight, frame=False):
+        fitted = clone(estimator).fit(
+            pd.DataFrame(X, columns=["a", "b"]) if frame else X, y, sample_weight=sample_weight
+        )
+        data = pd.DataFrame(X, columns=["a", "b"]) if frame else X
+        if isinstance(fitted, OTCalibrator):
+            return fitted.transform(data)
+        return fitted.predict_weights(data)
+
+    expected = output(weight)
+    np.testing.assert_array_equal(output(weight.tolist()), expected)
+    np.testing.assert_array_equal(output(pd.Series(weight)), expected)
+    np.testing.assert_array_equal(output(pd.Series(weight), frame=True), expected)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _label_rule import label_rule_failures
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -114,9 +115,10 @@ _FOLDING_REASONS = {
         FoldingReweighter(DCTRReweighter(LogisticRegression()), random_state=0),
         BaggingReweighter(DCTRReweighter(LogisticRegression()), n_estimators=3, random_state=0),
     ],
-    expected_failed_checks=lambda estimator: (
-        _FOLDING_REASONS if isinstance(estimator, FoldingReweighter) else _META_REASONS
-    ),
+    expected_failed_checks=lambda estimator: {
+        **(_FOLDING_REASONS if isinstance(estimator, FoldingReweighter) else _META_REASONS),
+        **label_rule_failures(classifier=True),
+    },
 )
 def test_scikit_learn_checks(estimator, check):
     # scikit-learn's check raises on any failure; no check may change the shared instance

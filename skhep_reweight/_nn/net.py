@@ -241,7 +241,10 @@ def train_network(
         try:
             net.fit(dataset, None)
         except Interrupted as exc:
-            raise KeyboardInterrupt(
+            # the same kind as the user's interruption (the command line's SIGTERM is a subclass)
+            cause = exc.__cause__
+            kind = type(cause) if isinstance(cause, KeyboardInterrupt) else KeyboardInterrupt
+            raise kind(
                 f"{desc} interrupted in epoch {exc.args[0]} of {max_epochs}; nothing was fitted"
             ) from None
     net.module_.eval()

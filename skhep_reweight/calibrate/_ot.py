@@ -265,7 +265,7 @@ class OTCalibrator(EstimatorMixin, OneToOneFeatureMixin, TransformerMixin, BaseE
         X : array-like of shape (n_samples, n_features)
             Simulation and data rows, the conditioning columns included.
         y : array-like of shape (n_samples,)
-            0 (or the smaller label) for simulation, 1 (the larger) for data.
+            0 (or False) for simulation, 1 (or True) for data; any other label raises.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative event weights with a positive sum in each class.
 

@@ -54,6 +54,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import _base
 from .._base import EstimatorMixin, fit_method
+from .._errors import caller_stacklevel
 from .._validation import check_event_weights
 from ..reweight._dctr import DCTRReweighter
 from ..reweight._ensemble import _member_prediction
@@ -243,6 +244,9 @@ class FoldingReweighter(EstimatorMixin, BaseEstimator):
         The fold of each training event of ``original`` and of ``target``.
     feature_range_ : ndarray of shape (2, n_features)
         Minimum and maximum of each feature over both training samples.
+    n_range_events_ : int
+        The smaller training sample's size, against which the count of events outside
+        ``feature_range_`` is tested (see :class:`~skhep_reweight.OutOfRangeWarning`).
     n_features_ : int
         Number of features (hep_ml's name).
 
@@ -317,6 +321,7 @@ default=None
         self.feature_range_ = np.vstack(
             [np.minimum(original.min(0), target.min(0)), np.maximum(original.max(0), target.max(0))]
         )
+        self.n_range_events_ = int(min(len(original), len(target)))
         self.fold_seed_ = int(check_random_state(self.random_state).randint(0, _FOLD_SEED_BOUND))
         self.folds_original_ = folds_column(len(original), self.n_folds, self.fold_seed_)
         self.folds_target_ = folds_column(len(target), self.n_folds, self.fold_seed_)
@@ -418,9 +423,13 @@ default=None
         """One warning for the events outside the range of the whole training sample (the fold
         models' own warnings, about their smaller ranges, are not raised)."""
         mask = _base.outside_range(original, self.feature_range_)
-        if mask.any():
-            message = _base._range_message(mask, original, self.feature_range_, None)
-            warnings.warn(message, _base.OutOfRangeWarning, stacklevel=_base._caller_stacklevel())
+        n_outside = int(np.count_nonzero(mask.any(axis=1)))
+        expected, p_value = _base.outside_range_excess(
+            n_outside, *original.shape, getattr(self, "n_range_events_", None)
+        )
+        if p_value < _base.OUT_OF_RANGE_LEVEL:
+            message = _base._range_message(mask, original, self.feature_range_, None, expected)
+            warnings.warn(message, _base.OutOfRangeWarning, stacklevel=caller_stacklevel())
 
     def _say(self, message: str) -> None:
         if self.verbose:

@@ -16,9 +16,10 @@ from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin
 from sklearn.utils import check_random_state
 
-from .._base import outside_range
+from .._base import OUT_OF_RANGE_LEVEL, expected_outside, outside_range, outside_range_excess
+from .._errors import SmallSampleWarning, caller_stacklevel
 from .._files import atomic_file
-from .._validation import as_finite_array, check_samples
+from .._validation import MIN_HELD_OUT_EVENTS, as_finite_array, check_samples
 from ..metrics import (
     classifier_two_sample_auc,
     effective_sample_size,
@@ -68,6 +69,7 @@ def reweighting_report(
     n_clipped: int | None = None,
     random_state: int | np.random.RandomState | None = 0,
     classifier: ClassifierMixin | None = None,
+    training_size: int | None = None,
 ) -> ReweightingReport:
     """Measure how well ``weights`` bring the source onto the target, and how much they cost.
 
@@ -111,12 +113,23 @@ def reweighting_report(
         split before and after reweighting), otherwise one int is drawn from it.
     classifier : classifier with ``predict_proba``, default=None
         The classifier of the two-sample AUC (default: the metrics module's gradient boosting).
+    training_size : int, default=None
+        The smaller class's number of training events (a fitted reweighter's
+        ``n_range_events_``): with ``training_range``, the report gives how many events a sample
+        of the training distribution puts outside the ranges at most, and warns only when more
+        lie there than that explains (Poisson probability below 1e-3).
 
     Returns
     -------
     report : ReweightingReport
         ``metrics``, ``figures`` (drawn on first use), ``to_markdown()``, ``to_html()``,
         ``save(folder)``.
+
+    Warns
+    -----
+    SmallSampleWarning
+        When the source or the target holds fewer than 50 events: the report's statistics
+        cannot then tell a good reweighting from a bad one (its warnings say so too).
 
     Raises
     ------
@@ -169,11 +182,15 @@ def reweighting_report(
             source, target, source_w, target_weight,
             classifier=classifier, random_state=seed, groups=groups,
         )  # fmt: skip
+    n_s, n_t = source.shape[0], target.shape[0]
+    metrics["auc_null_std"] = float(np.sqrt((n_s + n_t + 1) / (12.0 * n_s * n_t)))
     if training_range is not None:
-        metrics.update(_outside_training_range(source, target, training_range))
+        metrics.update(_outside_training_range(source, target, training_range, training_size))
     metrics["weight_relative_spread"] = float(np.std(learned) / abs(np.mean(learned)))
     metrics["ks_critical"] = ks_critical_value(own, target_weight)
     metrics["warnings"] = report_warnings(metrics)
+    if min(n_s, n_t) < MIN_HELD_OUT_EVENTS:
+        warnings.warn(metrics["warnings"][0], SmallSampleWarning, stacklevel=caller_stacklevel())
     return ReweightingReport(
         metrics,
         source=source,
@@ -199,6 +216,15 @@ def report_warnings(metrics: dict[str, Any]) -> list[str]:
     """The report's plain-language warnings, each a sentence: a model that learned nothing,
     events outside the training ranges, a few events carrying much of the weight."""
     found = []
+    n_small = min(metrics["n_source"], metrics["n_target"])
+    if n_small < MIN_HELD_OUT_EVENTS:
+        found.append(
+            f"The validation sample is too small to judge the reweighting: "
+            f"{metrics['n_source']} source and {metrics['n_target']} target events (fewer than "
+            f"{MIN_HELD_OUT_EVENTS} in a sample); the two-sample AUC of two samples of one "
+            f"distribution scatters by {metrics['auc_null_std']:.2g} here, and the 1 % KS "
+            f"critical value is {metrics['ks_critical']:.2g}."
+        )
     ks_max = max(metrics["ks_before"].values())
     spread = metrics["weight_relative_spread"]
     if ks_max > metrics["ks_critical"] and spread < FLAT_SPREAD:
@@ -208,10 +234,21 @@ def report_warnings(metrics: dict[str, Any]) -> list[str]:
             f"critical value {metrics['ks_critical']:.3g})."
         )
     outside = metrics.get("n_outside_training_range", {})
-    if any(outside.values()):
+    excessive = metrics.get("outside_training_range_excessive", outside)
+    if any(excessive.values()):
+        expected = metrics.get("outside_training_range_expected")
+        fresh = (
+            ""
+            if expected is None
+            else (
+                f" (a sample of the training distribution would put at most "
+                f"{expected['source']:.3g} and {expected['target']:.3g} there)"
+            )
+        )
         found.append(
             f"{outside.get('source', 0)} source and {outside.get('target', 0)} target events lie "
-            "outside the feature ranges seen in training; their weights are extrapolations."
+            f"outside the feature ranges seen in training{fresh}; their weights are "
+            "extrapolations."
         )
     if metrics["top1pct_weight_share"] > LARGE_TOP_SHARE:
         found.append(
@@ -277,9 +314,15 @@ def _check_weights(values: ArrayLike | None, n_rows: int, name: str, sample: str
 
 
 def _outside_training_range(
-    source: np.ndarray, target: np.ndarray, training_range: ArrayLike
+    source: np.ndarray,
+    target: np.ndarray,
+    training_range: ArrayLike,
+    training_size: int | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Events with a feature outside the training range, per sample: counts and fractions."""
+    """Events with a feature outside the training range, per sample: counts and fractions, and
+    with ``training_size`` the count a sample of the training distribution gives at most and
+    whether the observed count exceeds it (:func:`~skhep_reweight._base.outside_range_excess`);
+    without it, any event outside counts as excessive."""
     limits = as_finite_array(training_range, "training_range")
     if limits.shape != (2, source.shape[1]):
         raise ValueError(
@@ -288,12 +331,27 @@ def _outside_training_range(
         )
     if np.any(limits[0] > limits[1]):
         raise ValueError("training_range has a minimum above its maximum (row 0: minima)")
-    counts, fractions = {}, {}
+    if training_size is not None and (
+        isinstance(training_size, bool) or not isinstance(training_size, Integral)
+        or training_size < 1
+    ):  # fmt: skip
+        raise ValueError(f"training_size must be a positive integer, got {training_size!r}")
+    counts, fractions, expected, excessive = {}, {}, {}, {}
     for name, X in (("source", source), ("target", target)):
         outside = outside_range(X, limits).any(axis=1)
         counts[name] = int(outside.sum())
         fractions[name] = counts[name] / X.shape[0]
-    return {"n_outside_training_range": counts, "outside_training_range_fraction": fractions}
+        _, p_value = outside_range_excess(counts[name], *X.shape, training_size)
+        expected[name] = float(expected_outside(X.shape[0], X.shape[1], training_size or 1))
+        excessive[name] = bool(p_value < OUT_OF_RANGE_LEVEL)
+    result: dict[str, dict[str, Any]] = {
+        "n_outside_training_range": counts,
+        "outside_training_range_fraction": fractions,
+        "outside_training_range_excessive": excessive,
+    }
+    if training_size is not None:
+        result["outside_training_range_expected"] = expected
+    return result
 
 
 def _plot_stems(feature_names: list[str]) -> dict[str, str]:
@@ -394,6 +452,42 @@ class ReweightingReport:
             f"auc_after={m['auc_after']:.3g})"
         )
 
+    def files(
+        self,
+        *,
+        note: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        folder: str | os.PathLike | None = None,
+    ) -> dict[str, bytes]:
+        """The report's files, built in memory: relative path (``"report.md"``,
+        ``"plots/pt.png"``) to content. :meth:`save` writes them; the command line writes them
+        together with the model, all or nothing. ``note`` and ``metadata`` as in :meth:`save`;
+        ``folder`` only names the report in the warning issued without matplotlib."""
+        try:
+            figures = self.figures
+        except ImportError:
+            figures = None
+        contents: dict[str, bytes] = {}
+        if figures is None:
+            missing = f"No plots: {matplotlib_missing()}."
+            note = missing if note is None else f"{note} {missing}"
+            where = "" if folder is None else f" in '{folder}'"
+            warnings.warn(
+                f"the report{where} has no plots: {matplotlib_missing()}",
+                stacklevel=caller_stacklevel(),
+            )
+        else:
+            for _, key, path in self._plot_files():
+                buffer = io.BytesIO()
+                figures[key].savefig(buffer, format="png", dpi=PLOT_DPI)
+                contents[path] = buffer.getvalue()
+        images = figures is not None
+        payload = {**self.metrics, **(metadata or {})}
+        contents["metrics.json"] = (json.dumps(payload, indent=2) + "\n").encode()
+        contents["report.html"] = self.to_html(images=images, note=note).encode()
+        contents["report.md"] = self.to_markdown(images=images, note=note).encode()
+        return contents
+
     def save(
         self,
         folder: str | os.PathLike,
@@ -423,27 +517,8 @@ class ReweightingReport:
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"cannot save the report into '{folder}': it is a file")
-        try:
-            figures = self.figures
-        except ImportError:
-            figures = None
-        contents: dict[str, bytes] = {}
-        if figures is None:
-            missing = f"No plots: {matplotlib_missing()}."
-            note = missing if note is None else f"{note} {missing}"
-            warnings.warn(
-                f"the report in '{folder}' has no plots: {matplotlib_missing()}", stacklevel=2
-            )
-        else:
-            for _, key, path in self._plot_files():
-                buffer = io.BytesIO()
-                figures[key].savefig(buffer, format="png", dpi=PLOT_DPI)
-                contents[path] = buffer.getvalue()
-        images = figures is not None
-        payload = {**self.metrics, **(metadata or {})}
-        contents["metrics.json"] = (json.dumps(payload, indent=2) + "\n").encode()
-        contents["report.html"] = self.to_html(images=images, note=note).encode()
-        contents["report.md"] = self.to_markdown(images=images, note=note).encode()
+        contents = self.files(note=note, metadata=metadata, folder=folder)
+        images = any(path.startswith("plots/") for path in contents)
         (folder / "plots" if images else folder).mkdir(parents=True, exist_ok=True)
         for path, content in contents.items():
             with atomic_file(folder / path) as stream:

@@ -69,6 +69,14 @@ def summary_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
                 f"({_percent(f['target'])})",
             )
         )
+        expected = metrics.get("outside_training_range_expected")
+        if expected is not None:
+            rows.append(
+                (
+                    "of which a sample of the training distribution gives at most",
+                    f"{_number(expected['source'])} / {_number(expected['target'])}",
+                )
+            )
     else:
         rows.append(("events outside the training range", "not checked (no training range)"))
     rows.append(
@@ -77,6 +85,13 @@ def summary_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
             f"{_number(metrics['auc_before'])} / {_number(metrics['auc_after'])}",
         )
     )
+    if "auc_null_std" in metrics:
+        rows.append(
+            (
+                "spread of that AUC between two samples of one distribution",
+                _number(metrics["auc_null_std"]),
+            )
+        )
     return rows
 
 

@@ -75,11 +75,13 @@ weight per event to a friend file of the same number of entries:
 
 from __future__ import annotations
 
+from .._errors import DamagedFileError
 from ._read import count_events, iterate_events, read_events
 from ._source import EventSource
 from ._write import WeightWriter, write_weights
 
 __all__ = [
+    "DamagedFileError",
     "EventSource",
     "WeightWriter",
     "count_events",

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._errors import DamagedFileError, one_line
+
 __all__ = [
     "FORMATS",
+    "DamagedFileError",
     "check_finite",
     "check_input_path",
     "check_name",
     "check_names",
     "format_of",
+    "guarded_read",
     "list_names",
     "numeric_column",
 ]
@@ -27,6 +32,34 @@ FORMATS = {".root": "root", ".parquet": "parquet", ".pq": "parquet"}
 # An error message lists at most this many available names; beyond it, the closest matches and
 # the total count (a NanoAOD tree has over a thousand branches).
 MAX_LISTED_NAMES = 30
+
+
+# The names of the formats in messages.
+FORMAT_NAMES = {"root": "ROOT", "parquet": "parquet"}
+
+
+@contextlib.contextmanager
+def guarded_read(path: Path, fmt: str, what: str | None = None) -> Iterator[None]:
+    """The one place every call into uproot or pyarrow goes through.
+
+    Any exception the library raises inside the block (a truncated file's short read, a basket
+    that fails to decompress, a damaged streamer, a thrift or page checksum error) becomes a
+    :class:`~skhep_reweight.io.DamagedFileError` that names the file and ``what`` was being
+    read (the tree, the branches, the entry range), with the library's complaint in one line.
+    The package's own errors pass through unchanged; so do KeyboardInterrupt and MemoryError,
+    which are not statements about the file.
+    """
+    try:
+        yield
+    except (DamagedFileError, MemoryError):
+        raise
+    except Exception as error:
+        name = FORMAT_NAMES.get(fmt, fmt)
+        where = f" ({what})" if what else ""
+        raise DamagedFileError(
+            f"cannot read {str(path)!r}{where}: the file is damaged (truncated or overwritten) or "
+            f"is not a {name} file [{one_line(error)}]"
+        ) from None
 
 
 def format_of(path: Path, argument: str = "path") -> str:

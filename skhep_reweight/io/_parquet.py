@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ._common import list_names
+from ._common import guarded_read, list_names
 
 __all__ = ["ParquetSink", "ParquetTable", "import_pyarrow", "open_parquet"]
 
@@ -28,17 +28,21 @@ def import_pyarrow(action: str = "reading parquet files") -> ModuleType:
 
 @contextlib.contextmanager
 def open_parquet(path: Path) -> Iterator[ParquetTable]:
-    """Open a parquet file for reading (its footer only; columns are read on demand)."""
+    """Open a parquet file for reading (its footer only; columns are read on demand).
+
+    Page checksums are verified where the file has them (:class:`ParquetSink` writes them), so
+    that a damaged page is an error instead of wrong values. Every call into pyarrow, here and in
+    :class:`ParquetTable`, goes through :func:`~skhep_reweight.io._common.guarded_read`.
+    """
     pq = import_pyarrow()
-    try:
+    with guarded_read(path, "parquet"):
         # pre_buffer=False: with pyarrow's default, iter_batches buffers the requested columns of
         # the whole file, so that memory grew with the file (2.2 GiB at 3e7 events, against
         # 0.2 GiB without; measured in bench/bench_apply_throughput.py).
-        file = pq.ParquetFile(path, pre_buffer=False)
-    except Exception as error:
-        raise ValueError(f"cannot read {str(path)!r} as a parquet file: {error}") from error
+        file = pq.ParquetFile(path, pre_buffer=False, page_checksum_verification=True)
+        table = ParquetTable(path, file)
     with file:
-        yield ParquetTable(path, file)
+        yield table
 
 
 # Reads of more row groups than this use pyarrow's threads (see ParquetTable.read).
@@ -59,11 +63,15 @@ class ParquetTable:
         """How error messages name a column."""
         return f"column {name!r} of {str(self.path)!r}"
 
+    def _guard(self, what: str) -> contextlib.AbstractContextManager[None]:
+        return guarded_read(self.path, "parquet", what)
+
     def check(self, names: list[str]) -> None:
         """ValueError for a missing column or one that is not one number per event."""
         import pyarrow as pa
 
-        schema = self.file.schema_arrow
+        with self._guard("its schema"):
+            schema = self.file.schema_arrow
         available = list(schema.names)
         for name in names:
             if name not in available:
@@ -91,14 +99,17 @@ class ParquetTable:
         """The columns of a pyarrow table as numpy arrays; ValueError for missing values."""
         arrays = {}
         for name in table.column_names:
-            column = table.column(name)
-            if column.null_count:
+            with self._guard(f"column {name!r}, entries {start} to {start + table.num_rows - 1}"):
+                column = table.column(name)
+                null_count = column.null_count
+                values = column.to_numpy()
+            if null_count:
                 raise ValueError(
-                    f"{self.describe(name)} has {column.null_count} missing (null) values in "
+                    f"{self.describe(name)} has {null_count} missing (null) values in "
                     f"entries {start} to {start + len(column) - 1}; values are never repaired: "
                     "remove or fix these events before reading"
                 )
-            arrays[name] = column.to_numpy()
+            arrays[name] = values
         return arrays
 
     def read(self, names: list[str], start: int, stop: int) -> dict[str, np.ndarray]:
@@ -115,8 +126,9 @@ class ParquetTable:
         # with threads its peak memory grew with the file (30-70 MiB between 2x10^5 and 10^6
         # events a class), without them it stays flat
         threads = len(groups) > _THREADED_ROW_GROUPS
-        table = self.file.read_row_groups(groups, columns=names, use_threads=threads)
-        table = table.slice(start - int(begins[groups[0]]), stop - start)
+        with self._guard(f"columns {names}, entries {start} to {stop - 1}"):
+            table = self.file.read_row_groups(groups, columns=names, use_threads=threads)
+            table = table.slice(start - int(begins[groups[0]]), stop - start)
         return self._arrays(table, start)
 
     def iterate(self, names: list[str], chunk_size: int) -> Iterator[dict[str, np.ndarray]]:
@@ -130,7 +142,14 @@ class ParquetTable:
         pending: list[Any] = []
         n_pending = 0
         start = 0
-        for batch in self.file.iter_batches(batch_size=chunk_size, columns=names):
+        with self._guard(f"columns {names}"):
+            batches = self.file.iter_batches(batch_size=chunk_size, columns=names)
+        while True:
+            where = f"columns {names}, entries from {start + n_pending}"
+            with self._guard(where):
+                batch = next(batches, None)
+            if batch is None:
+                break
             pending.append(batch)
             n_pending += batch.num_rows
             while n_pending >= chunk_size:
@@ -144,7 +163,8 @@ class ParquetTable:
 
 
 class ParquetSink:
-    """A new parquet file with one float64 column ``name``."""
+    """A new parquet file with one float64 column ``name``, its pages with CRC-32 checksums (which
+    :func:`open_parquet` verifies when reading)."""
 
     def __init__(self, stream: BinaryIO, name: str) -> None:
         pq = import_pyarrow("writing parquet files")
@@ -153,7 +173,7 @@ class ParquetSink:
         self.name = name
         self.schema = pa.schema([(name, pa.float64())])
         self.stream = stream
-        self.writer = pq.ParquetWriter(stream, self.schema)
+        self.writer = pq.ParquetWriter(stream, self.schema, write_page_checksum=True)
 
     def write(self, values: np.ndarray) -> None:
         """Append entries (one row group per call)."""

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ._common import list_names
+from ._common import guarded_read, list_names
 
 __all__ = ["RootSink", "RootTable", "import_uproot", "open_root"]
 
@@ -44,14 +44,17 @@ def _table_names(file: Any) -> list[str]:
 
 @contextlib.contextmanager
 def open_root(path: Path, tree: str | None) -> Iterator[RootTable]:
-    """Open ``path`` and find its tree: ``tree`` by name, or the only one in the file."""
+    """Open ``path`` and find its tree: ``tree`` by name, or the only one in the file.
+
+    Every call into uproot, here and in :class:`RootTable`, goes through
+    :func:`~skhep_reweight.io._common.guarded_read`.
+    """
     uproot = import_uproot()
-    try:
+    with guarded_read(path, "root"):
         file = uproot.open(path)
-    except Exception as error:
-        raise ValueError(f"cannot read {str(path)!r} as a ROOT file: {error}") from error
     with file:
-        trees = _table_names(file)
+        with guarded_read(path, "root", "its list of trees"):
+            trees = _table_names(file)
         if tree is None:
             if len(trees) != 1:
                 found = "no tree" if not trees else f"{len(trees)} trees {trees}"
@@ -59,16 +62,21 @@ def open_root(path: Path, tree: str | None) -> Iterator[RootTable]:
                     f"file {str(path)!r} holds {found}: pass tree= to name the one to read"
                 )
             tree = trees[0]
-        try:
-            obj = file[tree]
-        except uproot.KeyInFileError:
-            raise ValueError(f"file {str(path)!r} has no tree {tree!r} (trees: {trees})") from None
+        with guarded_read(path, "root", f"tree {tree!r}"):
+            try:
+                obj = file[tree]
+            except uproot.KeyInFileError:
+                obj = None
+        if obj is None:
+            raise ValueError(f"file {str(path)!r} has no tree {tree!r} (trees: {trees})")
         if not isinstance(obj, (uproot.behaviors.TTree.TTree, uproot.behaviors.RNTuple.RNTuple)):
             kind = getattr(obj, "classname", type(obj).__name__)
             raise ValueError(
                 f"{tree!r} in file {str(path)!r} is a {kind}, not a tree (trees: {trees})"
             )
-        yield RootTable(path, tree, obj)
+        with guarded_read(path, "root", f"tree {tree!r}"):
+            table = RootTable(path, tree, obj)
+        yield table
 
 
 class RootTable:
@@ -86,16 +94,21 @@ class RootTable:
         """How error messages name a branch."""
         return f"branch {name!r} of tree {self.tree!r} in {str(self.path)!r}"
 
+    def _guard(self, what: str) -> contextlib.AbstractContextManager[None]:
+        return guarded_read(self.path, "root", f"tree {self.tree!r}, {what}")
+
     def check(self, names: list[str]) -> None:
         """ValueError for a missing branch or one that is not one number per event."""
-        available = list(self.obj.keys())
+        with self._guard("its list of branches"):
+            available = list(self.obj.keys())
         for name in names:
             if name not in available:
                 raise ValueError(
                     f"tree {self.tree!r} of {str(self.path)!r} has no branch {name!r} "
                     f"{list_names('branches', available, name)}"
                 )
-            problem = self._problem(self.obj[name])
+            with self._guard(f"the type of branch {name!r}"):
+                problem = self._problem(self.obj[name])
             if problem:
                 raise ValueError(
                     f"{self.describe(name)} {problem}: only branches with one number per event "
@@ -125,13 +138,24 @@ class RootTable:
 
     def read(self, names: list[str], start: int, stop: int) -> dict[str, np.ndarray]:
         """Entries ``start`` to ``stop`` (exclusive) of the branches ``names``."""
-        return self.obj.arrays(names, library="np", entry_start=start, entry_stop=stop)
+        with self._guard(f"branches {names}, entries {start} to {stop - 1}"):
+            return self.obj.arrays(names, library="np", entry_start=start, entry_stop=stop)
 
     def iterate(self, names: list[str], chunk_size: int) -> Iterator[dict[str, np.ndarray]]:
         """Chunks of ``chunk_size`` entries (the last one shorter), in file order."""
         if self.n_entries == 0:
             return
-        yield from self.obj.iterate(names, step_size=chunk_size, library="np")
+        with self._guard(f"branches {names}"):
+            chunks = self.obj.iterate(names, step_size=chunk_size, library="np")
+        start = 0
+        while True:
+            stop = min(start + chunk_size, self.n_entries)
+            with self._guard(f"branches {names}, entries {start} to {stop - 1}"):
+                arrays = next(chunks, None)
+            if arrays is None:
+                return
+            yield arrays
+            start = stop
 
 
 class RootSink:

@@ -27,6 +27,7 @@ from .._validation import (
     check_event_weights,
     class_balanced_weights,
     resolve_columns,
+    warn_small_sample,
 )
 from ._dctr import DCTRReweighter
 from ._stream import check_sources, prepare_stream
@@ -179,8 +180,13 @@ class ConditionalReweighter(BaseReweighter):
         ``method="marginal_then_conditional"``: the classifier of :math:`(x, x')` trained on the
         marginally reweighted source.
     feature_range_ : ndarray of shape (2, n_features)
-        Minimum and maximum of every feature over the training rows (both samples). Events
-        outside it get an ``OutOfRangeWarning`` at prediction time, with their count.
+        Minimum and maximum of every feature over the training rows (both samples). More
+        events outside it than a sample of the training distribution would give raise an
+        ``OutOfRangeWarning`` at prediction time, with their count.
+    n_range_events_ : int
+        The smaller class's number of training events: the size against which the count of
+        events outside ``feature_range_`` is tested (see
+        :class:`~skhep_reweight.OutOfRangeWarning`).
     n_clipped_ : int
         Training events whose weight involves a clipped log-ratio (:math:`h`, and for
         ``"ratio"`` also the joint or the marginal classifier's). Prediction writes nothing on
@@ -278,7 +284,8 @@ class ConditionalReweighter(BaseReweighter):
         X : array-like of shape (n_samples, n_features)
             Events of both samples, the columns of x and x' together.
         y : array-like of shape (n_samples,)
-            0 for source rows, 1 for target rows (any two labels: the larger one is the target).
+            0 (or False) for source rows, 1 (or True) for target rows; any other label
+            raises.
         sample_weight : array-like of shape (n_samples,), default=None
             Event weights, negative ones included; each class's weights must sum to a positive
             number. The classes are rescaled to equal totals internally.
@@ -313,6 +320,8 @@ class ConditionalReweighter(BaseReweighter):
 
         marginal_seed, second_seed = derive_seeds(self.random_state, 2)
         if self.method == "joint":
+            fraction = self.validation_fraction if self.early_stopping else None
+            warn_small_sample(y01, weight, fraction, "conditional reweighting")
             self._fit_joint(X, y01, balanced, marginal_seed)
             self._record_history(self.net_)
         else:

@@ -115,8 +115,13 @@ class DCTRReweighter(BaseReweighter):
     theta_range_ : ndarray of shape (2, n_parameters)
         Minimum and maximum of theta over the target rows in training.
     feature_range_ : ndarray of shape (2, n_features)
-        Minimum and maximum of every feature over the training rows (both samples). Events
-        outside it get an ``OutOfRangeWarning`` at prediction time, with their count.
+        Minimum and maximum of every feature over the training rows (both samples). More
+        events outside it than a sample of the training distribution would give raise an
+        ``OutOfRangeWarning`` at prediction time, with their count.
+    n_range_events_ : int
+        The smaller class's number of training events: the size against which the count of
+        events outside ``feature_range_`` is tested (see
+        :class:`~skhep_reweight.OutOfRangeWarning`).
     n_clipped_ : int
         How many training events had their classifier output clipped. Prediction writes
         nothing on the estimator (one fitted model can serve several threads); the count on
@@ -230,7 +235,8 @@ class DCTRReweighter(BaseReweighter):
         X : array-like of shape (n_samples, n_features)
             Events of both samples.
         y : array-like of shape (n_samples,)
-            0 for source rows, 1 for target rows (any two labels: the larger one is the target).
+            0 (or False) for source rows, 1 (or True) for target rows; any other label
+            raises.
         sample_weight : array-like of shape (n_samples,), default=None
             Event weights, negative ones included; each class's weights must sum to a positive
             number. The classes are rescaled to equal totals internally.

@@ -62,7 +62,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 
-from .._base import BaseReweighter, fit_method
+from .._base import BaseReweighter, fit_method, record_feature_range
 from .._nn import derive_seeds
 from .._nn.data import identical_row_groups
 from .._validation import check_binary_labels, check_class_totals, check_event_weights
@@ -175,7 +175,7 @@ class _EnsembleReweighter(BaseReweighter):
         if sample_weight is not None:
             weight = check_event_weights(sample_weight, X.shape[0])
         check_class_totals(y01, np.ones(X.shape[0]) if weight is None else weight)
-        self.feature_range_ = np.vstack([X.min(axis=0), X.max(axis=0)]).astype(np.float64)
+        record_feature_range(self, X, y01)
         return X, y, y01, weight
 
     def _fit_members(
@@ -294,8 +294,15 @@ class FoldingReweighter(_EnsembleReweighter):
         How many out-of-fold predictions were clipped by their member.
     train_fingerprint_ : str
         :func:`rows_fingerprint` of the training matrix.
+    train_weight_fingerprint_ : str
+        :func:`rows_fingerprint` of the training weights (ones when none were given), for
+        :meth:`is_training_sample`.
     feature_range_ : ndarray of shape (2, n_features)
         Minimum and maximum of every feature over the training rows.
+    n_range_events_ : int
+        The smaller class's number of training events: the size against which the count of
+        events outside ``feature_range_`` is tested (see
+        :class:`~skhep_reweight.OutOfRangeWarning`).
     classes_ : ndarray of shape (2,)
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -353,7 +360,8 @@ class FoldingReweighter(_EnsembleReweighter):
         X : array-like of shape (n_samples, n_features)
             Events of both samples.
         y : array-like of shape (n_samples,)
-            0 for source rows, 1 for target rows (any two labels: the larger is the target).
+            0 (or False) for source rows, 1 (or True) for target rows; any other label
+            raises.
         sample_weight : array-like of shape (n_samples,), default=None
             Event weights, passed (restricted to the training folds) to each clone's ``fit``.
 
@@ -399,7 +407,32 @@ class FoldingReweighter(_EnsembleReweighter):
             self.oof_log_ratio_[rows], self.oof_weights_[rows] = log_ratio, weights
             self.n_clipped_ += n_clipped
         self.train_fingerprint_ = rows_fingerprint(X)
+        unit = np.ones(X.shape[0]) if weight is None else weight
+        self.train_weight_fingerprint_ = rows_fingerprint(unit[:, np.newaxis])
         return self
+
+    def is_training_sample(self, X: ArrayLike, sample_weight: ArrayLike | None = None) -> bool:
+        """Whether ``X`` (and ``sample_weight``, None meaning ones) are the events and weights
+        of the fit, row for row: only then does :meth:`predict_weights` give out-of-fold
+        weights, and only then does a validation on them describe the fitted model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        bool
+        """
+        features = self._prediction_input(X)
+        if not self._is_training_matrix(features):
+            return False
+        recorded = getattr(self, "train_weight_fingerprint_", None)
+        if recorded is None:  # a model saved before the weights were recorded
+            return sample_weight is None
+        weight = check_event_weights(sample_weight, features.shape[0])
+        return rows_fingerprint(weight[:, np.newaxis]) == recorded
 
     def _is_training_matrix(self, features: np.ndarray) -> bool:
         return (
@@ -475,6 +508,10 @@ class BaggingReweighter(_EnsembleReweighter):
         The fitted clones.
     feature_range_ : ndarray of shape (2, n_features)
         Minimum and maximum of every feature over the training rows.
+    n_range_events_ : int
+        The smaller class's number of training events: the size against which the count of
+        events outside ``feature_range_`` is tested (see
+        :class:`~skhep_reweight.OutOfRangeWarning`).
     classes_ : ndarray of shape (2,)
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -535,7 +572,8 @@ class BaggingReweighter(_EnsembleReweighter):
         X : array-like of shape (n_samples, n_features)
             Events of both samples.
         y : array-like of shape (n_samples,)
-            0 for source rows, 1 for target rows (any two labels: the larger is the target).
+            0 (or False) for source rows, 1 (or True) for target rows; any other label
+            raises.
         sample_weight : array-like of shape (n_samples,), default=None
             Event weights; with ``bootstrap="poisson"`` each member gets them multiplied by its
             Poisson counts.

@@ -54,6 +54,7 @@ def prepare_stream(
     estimator.classes_ = np.array([0, 1])
     estimator.n_features_in_ = len(source.columns)
     estimator.feature_range_ = summary.feature_range
+    estimator.n_range_events_ = int(np.min(summary.n_events))
     stream = ChunkStream(
         [source, target], factors, summary.probability, valid_seed, summary.n_train
     )

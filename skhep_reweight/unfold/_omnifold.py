@@ -57,8 +57,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 from skorch.callbacks import Callback
 
-from .._base import FLOAT_DTYPES, EstimatorMixin, _caller_stacklevel, fit_method
+from .._base import FLOAT_DTYPES, EstimatorMixin, fit_method
 from .._classifier import fit_balanced_classifier, raw_log_ratio
+from .._errors import caller_stacklevel
 from .._nn import NETWORK_PARAMETER_CONSTRAINTS, derive_seeds, train_binary_classifier
 from .._nn.params import network_spec
 from .._validation import check_event_weights, class_balanced_weights
@@ -664,7 +665,7 @@ class OmniFold(EstimatorMixin, BaseEstimator):
                 f"(warned below {MIN_ESS_FRACTION} or above {MAX_TOP_SHARE}); the unfolded "
                 "result rests on few events. The weights are kept as they are",
                 UnfoldingWeightWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=caller_stacklevel(),
             )
 
     # ------------------------------------------------------------------ prediction
