@@ -63,10 +63,11 @@ class OutOfRangeWarning(UserWarning):
     It is issued only when the count is larger than a sample of the training distribution itself
     would give: a new event of that distribution lies outside the range of :math:`n` training
     events with probability up to :math:`2/(n + 1)` per feature, so held-out events routinely
-    reach a little beyond it. The warning fires when the Poisson probability of the observed
-    count, at that expectation (``n_range_events_``, the smaller class's training count, for
-    :math:`n`), is below ``OUT_OF_RANGE_LEVEL`` (:math:`10^{-3}`): events from elsewhere (a
-    shifted sample, columns in the wrong order), not the tail of the training sample.
+    reach a little beyond it. The warning fires when the probability of the observed count or
+    more, for events of the training distribution (:func:`outside_range_excess`, with
+    ``n_range_events_``, the smaller class's training count, for :math:`n`), is below
+    ``OUT_OF_RANGE_LEVEL`` (:math:`10^{-3}`): events from elsewhere (a shifted sample, columns
+    in the wrong order), not the tail of the training sample.
     """
 
 
@@ -97,16 +98,16 @@ OUT_OF_RANGE_LEVEL = 1e-3
 
 
 def expected_outside(n_events: int, n_features: int, n_range_events: int) -> float:
-    """How many of ``n_events`` new events of the training distribution are expected outside
-    the training ranges, at most.
+    """How many of ``n_events`` new events of the training distribution lie outside the
+    training ranges on average, at most.
 
     Of :math:`n + 1` exchangeable draws, the last is the strict maximum (minimum) of its
     feature with probability at most :math:`1/(n + 1)` each, so a new event lies outside the
     range that :math:`n` training events set with probability at most :math:`2/(n + 1)` per
-    feature, and :math:`2d/(n + 1)` over :math:`d` features (the union bound, exact for
-    independent features in the limit, an overestimate otherwise). ``n_range_events`` is the
-    smaller class's count: its own range is the narrower bound that an event of that class
-    would have to cross.
+    feature, and :math:`2d/(n + 1)` over :math:`d` features (the union bound: exact for
+    independent features when :math:`d \\ll n`, an overestimate otherwise). ``n_range_events``
+    is the smaller class's count: its own range is the narrower bound that an event of that
+    class would have to cross.
     """
     return n_events * min(1.0, 2.0 * n_features / (n_range_events + 1))
 
@@ -114,17 +115,37 @@ def expected_outside(n_events: int, n_features: int, n_range_events: int) -> flo
 def outside_range_excess(
     n_outside: int, n_events: int, n_features: int, n_range_events: int | None
 ) -> tuple[float | None, float]:
-    """The expected count of :func:`expected_outside` and the Poisson probability of seeing
-    ``n_outside`` or more events outside the ranges if the events came from the training
-    distribution (1 when there are none; 0 when the model does not know its training size)."""
-    if n_outside == 0:
-        return (None if n_range_events is None else 0.0), 1.0
-    if n_range_events is None:  # a model saved before the training size was recorded
-        return None, 0.0
-    from scipy.stats import poisson
+    """The mean count of :func:`expected_outside`, and the probability that ``n_outside`` or more
+    of ``n_events`` events of the training distribution lie outside the training ranges.
 
+    The share :math:`q` of the distribution outside the ranges is itself random: it depends on
+    how far the :math:`n` training events happened to reach. For one feature it is the sum of
+    the two tails beyond the extreme draws, :math:`q \\sim \\mathrm{Beta}(2, n - 1)`; over
+    :math:`d` features it is taken as :math:`\\mathrm{Gamma}(2d, 1/(n + 1))` (the sum of
+    :math:`d` independent such tails; correlated features have a smaller, less spread share,
+    so the test stays conservative). Given :math:`q`, the count of :math:`m` new events is
+    Poisson with mean :math:`mq`; over :math:`q` it is negative binomial with :math:`r = 2d`
+    and :math:`p = (n + 1)/(n + 1 + m)`, whose mean is :func:`expected_outside`. A Poisson test
+    at that mean alone would ignore the spread of :math:`q` and raise false alarms whenever
+    :math:`m` is comparable to :math:`n` or larger (the case of ``apply`` on a full sample).
+
+    Returns
+    -------
+    expected : float or None
+        The mean count (None when ``n_range_events`` is None).
+    p_value : float
+        1 when no event lies outside; 0 when some do but the model does not know its training
+        size (a model saved before it was recorded: every such event is reported).
+    """
+    if n_range_events is None:
+        return None, (1.0 if n_outside == 0 else 0.0)
     expected = expected_outside(n_events, n_features, n_range_events)
-    return expected, float(poisson.sf(n_outside - 1, expected))
+    if n_outside == 0 or 2 * n_features >= n_range_events + 1:
+        return expected, 1.0
+    from scipy.stats import nbinom
+
+    p = (n_range_events + 1) / (n_range_events + 1 + n_events)
+    return expected, float(nbinom.sf(n_outside - 1, 2 * n_features, p))
 
 
 def record_feature_range(estimator: Any, X: np.ndarray, y01: np.ndarray) -> None:
@@ -158,7 +179,7 @@ def _range_message(
     fresh = (
         ""
         if expected is None
-        else f", where events of the training distribution would put at most {expected:.3g}"
+        else f", where events of the training distribution would put {expected:.3g} on average"
     )
     return (
         f"{n_out} of {features.shape[0]} events lie outside the feature ranges seen in training "

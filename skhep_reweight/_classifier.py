@@ -20,7 +20,7 @@ from sklearn.utils.validation import has_fit_parameter
 from ._nn import predict_network, train_binary_classifier
 from ._nn.data import merge_identical_rows
 from ._nn.net import WeightedNet
-from ._validation import class_balanced_weights, warn_small_sample
+from ._validation import class_balanced_weights
 
 __all__ = [
     "check_learned_something",
@@ -108,8 +108,6 @@ def fit_balanced_classifier(
         Source over target total weight the classifier saw (1 when balanced).
     """
     balanced = class_balanced_weights(y01, sample_weight)
-    early = classifier is None and network.get("early_stopping", False)
-    warn_small_sample(y01, sample_weight, network["validation_fraction"] if early else None, desc)
     if classifier is None:
         net = train_binary_classifier(X, y01, balanced, seed=seed, desc=desc, **network)
         return net, 1.0

@@ -13,7 +13,7 @@ import threading
 import warnings
 from typing import Any
 
-__all__ = ["main"]
+__all__ = ["entry_point", "main"]
 
 _DESCRIPTION = """\
 Reweight simulation to data with a neural (or BDT) classifier, from files, without Python.
@@ -172,6 +172,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command == "fit":
         result = _commands.fit_command(args.config, verbose=0 if args.quiet else 1)
+        _COMPLETED.append(True)
         print(f"fitted in {result['fit_seconds']:.1f} s; validation on {result['validation']}")
         _print_metrics(result["metrics"])
         print(f"  model   : {result['model']}")
@@ -192,13 +193,13 @@ def _run(args: argparse.Namespace) -> int:
             allow_pickle=args.allow_pickle,
             progress=not args.quiet,
         )
+        _COMPLETED.append(True)
         print(
             f"{result['n_events']} events weighted in {result['seconds']:.1f} s "
             f"({result['events_per_second']:.3g} events/s) -> {result['output']}"
         )
         n_outside, expected = result["n_outside_training_range"], result["n_outside_expected"]
-        fresh = "" if expected is None else f", against at most {expected:.3g} for events like "
-        fresh += "those of the training" if expected is not None else ""
+        fresh = "" if expected is None else f" ({expected:.3g} on average for training-like events)"
         print(f"  events outside the training ranges: {n_outside}{fresh}")
         if result["outside_excessive"]:
             _notice(
@@ -215,6 +216,7 @@ def _run(args: argparse.Namespace) -> int:
         result = _commands.report_command(
             args.config, args.model, output=args.output, allow_pickle=args.allow_pickle
         )
+        _COMPLETED.append(True)
         print(f"report on {result['validation']} -> {result['report']}")
         _print_metrics(result["metrics"])
     return 0
@@ -251,6 +253,8 @@ class _Terminated(KeyboardInterrupt):
 # Set when SIGTERM arrived, in case a library turned the exception into a plain
 # KeyboardInterrupt on its way out.
 _TERMINATED: list[bool] = []
+# Set when the command's outputs are complete: an interruption after that ends nothing.
+_COMPLETED: list[bool] = []
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -264,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _COMMAND[0] = f"skhep-reweight {args.command}"
     _TERMINATED.clear()
+    _COMPLETED.clear()
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -275,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             return _run(args)
     except KeyboardInterrupt as exc:
+        if _COMPLETED:
+            print(f"{_COMMAND[0]}: interrupted after the run completed", file=sys.stderr)
+            return 0
         if isinstance(exc, _Terminated) or _TERMINATED:
             print(f"{_COMMAND[0]}: terminated (SIGTERM); nothing was written", file=sys.stderr)
             return 128 + signal.SIGTERM
@@ -290,5 +298,16 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def entry_point() -> int:
+    """The console command: :func:`main`, then SIGINT and SIGTERM ignored for the interpreter's
+    exit. The command's work, its outputs included, is complete by then; a signal arriving
+    while Python shuts down (its handlers are gone by that time) would otherwise kill the
+    process with a misleading status after a successful run."""
+    status = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return status
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry_point())

@@ -370,7 +370,7 @@ def apply_command(
     is multiplied in.
 
     Returns a summary: events, the events outside the training ranges with the count a sample
-    of the training distribution gives at most (``n_outside_expected``) and whether the
+    of the training distribution gives on average (``n_outside_expected``) and whether the
     observed count exceeds it (``outside_excessive``), whether the columns' order could be
     checked against the model's names (``columns_checked``), and the time.
     """

@@ -86,19 +86,23 @@ def deferred_signals() -> Iterator[None]:
         yield
     finally:
         try:
+            if hasattr(signal, "sigtimedwait"):  # take the held signals without handling them
+                while signal.sigtimedwait(_DEFERRED, 0) is not None:
+                    pass
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-            _poll()
+            _poll()  # elsewhere (macOS): a held signal is handled here, and dropped
         except KeyboardInterrupt:
             pass
 
 
-def _nearest_folder(path: Path, label: str) -> Path:
-    """The nearest ancestor of ``path`` (itself included) that exists; it must be a folder."""
+def _nearest_folder(path: Path, label: str, output: Path) -> Path:
+    """The nearest ancestor of ``path`` (itself included) that exists; it must be a folder.
+    ``output`` is the path the user gave, for the message."""
     for folder in (path, *path.parents):
         if folder.exists():
             if not folder.is_dir():
                 raise OutputError(
-                    f"cannot write {label} '{path}': '{folder}' is a file, not a folder"
+                    f"cannot write {label} '{output}': '{folder}' is a file, not a folder"
                 )
             return folder
     raise OutputError(
@@ -111,7 +115,7 @@ class _Output:
 
     def __init__(self, label: str, path: Path, folder: bool, index: int) -> None:
         self.label, self.path, self.folder, self.index = label, path, folder, index
-        self.anchor = _nearest_folder(path if folder else path.parent, label)
+        self.anchor = _nearest_folder(path if folder else path.parent, label, path)
 
     def files(self, root: Path) -> Iterable[tuple[Path, Path]]:
         """(staged file, destination) pairs of what was staged under ``root``."""
@@ -344,10 +348,15 @@ class OutputSet:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
-    ) -> None:
+    ) -> bool:
+        if self.committed and isinstance(exc, KeyboardInterrupt):
+            # an interruption once the outputs are in place ends nothing: the run is complete
+            self._discard()
+            return True
         if exc is not None and self._staging and isinstance(exc, (ValueError, OSError)):
             text = self.user_path(str(exc))
             self._discard()
             if text != str(exc):
                 raise OutputError(text) from None
         self._discard()
+        return False

@@ -547,16 +547,14 @@ def _read_header(archive: Any, path: Path) -> dict:
     return header
 
 
-def _open_archive(path: Path) -> Any:
-    """The npz archive of a save file, its entries checked to be stored uncompressed."""
+def _open_archive(path: Path, stream: Any) -> Any:
+    """The npz archive of a save file read from ``stream``, its entries checked to be stored
+    uncompressed."""
     try:
-        archive = np.load(path, allow_pickle=False)
-    except PermissionError:
-        raise
+        archive = np.load(stream, allow_pickle=False)
     except Exception as exc:
-        with open(path, "rb") as stream:
-            zip_magic = stream.read(2) == b"PK"
-        if zip_magic:
+        stream.seek(0)
+        if stream.read(2) == b"PK":
             raise DamagedFileError(
                 f"{path}: the archive is damaged or truncated ({one_line(exc)})"
             ) from None
@@ -629,11 +627,13 @@ def load(path: str | os.PathLike) -> Any:
     path = _check_model_path(path, "load")
     if not path.exists():
         raise FileNotFoundError(f"model file '{path}' does not exist")
-    archive = _open_archive(path)
-    with archive:
+    with open(path, "rb") as stream, _open_archive(path, stream) as archive:
         try:
             header = _read_header(archive, path)
-            return _Decoder(archive).decode(header["estimator"])
+            root = header.get("estimator")
+            if type(root) is not dict or root.get("t") != "estimator":
+                raise DamagedFileError(f"{path}: the header holds no estimator")
+            return _Decoder(archive).decode(root)
         except DamagedFileError:
             raise
         except ValueError as exc:

@@ -3,6 +3,8 @@ and what is wrong with it; nothing is repaired silently."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from numbers import Integral
 from typing import Any
 
@@ -21,6 +23,7 @@ __all__ = [
     "class_balanced_weights",
     "effective_count",
     "small_sample_message",
+    "small_sample_told_once",
     "warn_small_sample",
 ]
 
@@ -232,8 +235,11 @@ MIN_HELD_OUT_EVENTS = 50
 def effective_count(weight: np.ndarray) -> float:
     """Kish's effective number of events, :math:`(\\sum w)^2 / \\sum w^2` (0 when empty)."""
     weight = np.asarray(weight, dtype=np.float64)
-    square = float(np.sum(weight**2))
-    return float(np.sum(weight) ** 2 / square) if square > 0 else 0.0
+    scale = float(np.max(np.abs(weight))) if weight.size else 0.0
+    if not scale > 0:
+        return 0.0
+    weight = weight / scale  # no overflow of the squares for weights of any size
+    return float(np.sum(weight) ** 2 / np.sum(weight**2))
 
 
 def small_sample_message(
@@ -264,6 +270,20 @@ def small_sample_message(
         f"{kind} trains on a sample too small to learn a density ratio: {'; '.join(problems)}. "
         "Its weights are dominated by statistical noise; use more events"
     )
+
+
+@contextlib.contextmanager
+def small_sample_told_once() -> Iterator[None]:
+    """Silence :class:`~skhep_reweight.SmallSampleWarning` for the fits inside an estimator that
+    has given it once for its whole sample (an ensemble's members, a conditional reweighter's
+    two classifiers)."""
+    import warnings
+
+    from ._errors import SmallSampleWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        yield
 
 
 def warn_small_sample(

@@ -136,7 +136,7 @@ def test_version_and_help_answer_without_loading_torch():
     assert version.stdout.strip() == "skhep-reweight 0.1.0"
 
 
-def test_fit_apply_report_root_with_folds(tmp_path, samples):
+def test_fit_apply_report_root_with_folds(tmp_path, samples, command_line):
     """ROOT files, 2 folds: the out-of-fold weights written by fit are the fold models' own
     predictions on the events they did not see; apply in chunks equals predict_weights; report
     reproduces fit's numbers; the inputs are untouched."""
@@ -144,7 +144,7 @@ def test_fit_apply_report_root_with_folds(tmp_path, samples):
     config = _config(tmp_path, ".root")
     before = {p.name: _digest(p) for p in tmp_path.glob("*.root")}
 
-    fit = _cli("fit", config, "--quiet", cwd=tmp_path)
+    fit = command_line.run("fit", config, "--quiet", cwd=tmp_path)
     assert fit.returncode == 0, fit.stderr
     assert "two-sample AUC" in fit.stdout
     model = load(tmp_path / "model.skrw")
@@ -161,14 +161,15 @@ def test_fit_apply_report_root_with_folds(tmp_path, samples):
 
     # apply on the whole source file in chunks (97 does not divide 3000) equals the model
     out = tmp_path / "applied.root"
-    applied = _cli("apply", "model.skrw", "mc.root", "-o", out, "--tree", "Events",
+    applied = command_line.run("apply", "model.skrw", "mc.root", "-o", out, "--tree", "Events",
                    "--weight", "w", "--chunk-size", 97, "--quiet", cwd=tmp_path)  # fmt: skip
     assert applied.returncode == 0, applied.stderr
     w_applied = _read(out, "weight")
     expected = model.predict_weights(source) * samples[0]["w"]
     np.testing.assert_allclose(w_applied, expected, rtol=1e-6)
-    one_piece = _cli("apply", "model.skrw", "mc.root", "-o", "piece.parquet", "--tree", "Events",
-                     "--weight", "w", "--quiet", cwd=tmp_path)  # fmt: skip
+    one_piece = command_line.run("apply", "model.skrw", "mc.root", "-o", "piece.parquet",
+                                 "--tree", "Events", "--weight", "w", "--quiet",
+                                 cwd=tmp_path)  # fmt: skip
     assert one_piece.returncode == 0, one_piece.stderr
     np.testing.assert_allclose(_read(tmp_path / "piece.parquet", "weight"), w_applied, rtol=1e-6)
     with uproot.open(tmp_path / "applied.root") as file:  # a friend tree: the input's entries
@@ -191,7 +192,7 @@ def test_fit_apply_report_root_with_folds(tmp_path, samples):
     assert "Validation sample: all events, each weighted by the fold model" in text
     assert "## Summary" in text
 
-    again = _cli("report", config, "model.skrw", "-o", "report2", cwd=tmp_path)
+    again = command_line.run("report", config, "model.skrw", "-o", "report2", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     metrics2 = json.loads((tmp_path / "report2" / "metrics.json").read_text())
     for key in ("ess", "auc_before", "auc_after", "ks_after", "weight_quantiles"):
@@ -294,7 +295,7 @@ def test_bad_configurations_exit_2_and_write_nothing(tmp_path, samples, case, ca
     assert {p.name: _digest(p) for p in tmp_path.iterdir()} == before  # nothing new, no change
 
 
-def test_apply_errors_exit_2_from_the_real_process(tmp_path, samples):
+def test_apply_errors_exit_2_from_a_process_of_its_own(tmp_path, samples, command_line):
     _files(tmp_path, samples, ".parquet")
     config = _config(tmp_path, ".parquet", folds="")
     assert main(["fit", str(config), "--quiet"]) == 0
@@ -309,10 +310,12 @@ def test_apply_errors_exit_2_from_the_real_process(tmp_path, samples):
                      *[str(tmp_path / e) if e.startswith("out") else e for e in extra],
                      "--quiet"]) == 2, extra  # fmt: skip
         assert not list(tmp_path.glob("out*")), extra
-    done = _cli("apply", "model.skrw", "mc.parquet", *cases[0][0], cwd=tmp_path)
+    done = command_line.run("apply", "model.skrw", "mc.parquet", *cases[0][0], cwd=tmp_path)
     assert done.returncode == 2
     assert "input file" in done.stderr
-    missing = _cli("apply", "model.skrw", "absent.parquet", "-o", "out.parquet", cwd=tmp_path)
+    missing = command_line.run(
+        "apply", "model.skrw", "absent.parquet", "-o", "out.parquet", cwd=tmp_path
+    )
     assert missing.returncode == 2
     assert "absent.parquet" in missing.stderr
     assert not list(tmp_path.glob("out*"))

@@ -116,8 +116,9 @@ def reweighting_report(
     training_size : int, default=None
         The smaller class's number of training events (a fitted reweighter's
         ``n_range_events_``): with ``training_range``, the report gives how many events a sample
-        of the training distribution puts outside the ranges at most, and warns only when more
-        lie there than that explains (Poisson probability below 1e-3).
+        of the training distribution puts outside the ranges on average, and warns only when
+        more lie there than that explains (probability below 1e-3, see
+        :class:`~skhep_reweight.OutOfRangeWarning`).
 
     Returns
     -------
@@ -241,8 +242,8 @@ def report_warnings(metrics: dict[str, Any]) -> list[str]:
             ""
             if expected is None
             else (
-                f" (a sample of the training distribution would put at most "
-                f"{expected['source']:.3g} and {expected['target']:.3g} there)"
+                f" (a sample of the training distribution would put "
+                f"{expected['source']:.3g} and {expected['target']:.3g} there on average)"
             )
         )
         found.append(
@@ -320,7 +321,7 @@ def _outside_training_range(
     training_size: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Events with a feature outside the training range, per sample: counts and fractions, and
-    with ``training_size`` the count a sample of the training distribution gives at most and
+    with ``training_size`` the count a sample of the training distribution gives on average and
     whether the observed count exceeds it (:func:`~skhep_reweight._base.outside_range_excess`);
     without it, any event outside counts as excessive."""
     limits = as_finite_array(training_range, "training_range")

@@ -73,7 +73,7 @@ def summary_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
         if expected is not None:
             rows.append(
                 (
-                    "of which a sample of the training distribution gives at most",
+                    "events a sample of the training distribution puts there on average",
                     f"{_number(expected['source'])} / {_number(expected['target'])}",
                 )
             )

@@ -27,6 +27,7 @@ from .._validation import (
     check_event_weights,
     class_balanced_weights,
     resolve_columns,
+    small_sample_told_once,
     warn_small_sample,
 )
 from ._dctr import DCTRReweighter
@@ -319,25 +320,28 @@ class ConditionalReweighter(BaseReweighter):
         balanced = class_balanced_weights(y01, weight)
 
         marginal_seed, second_seed = derive_seeds(self.random_state, 2)
+        early = self.classifier is None and self.early_stopping
+        warn_small_sample(
+            y01, weight, self.validation_fraction if early else None, "ConditionalReweighter"
+        )
         if self.method == "joint":
-            fraction = self.validation_fraction if self.early_stopping else None
-            warn_small_sample(y01, weight, fraction, "conditional reweighting")
             self._fit_joint(X, y01, balanced, marginal_seed)
             self._record_history(self.net_)
         else:
-            self.marginal_reweighter_ = self._reweighter(marginal_seed).fit(
-                X[:, self.conditional_index_], y01, sample_weight=weight
-            )
-            if self.method == "ratio":
-                second = self.joint_reweighter_ = self._reweighter(second_seed).fit(
-                    X, y01, sample_weight=weight
+            with small_sample_told_once():
+                self.marginal_reweighter_ = self._reweighter(marginal_seed).fit(
+                    X[:, self.conditional_index_], y01, sample_weight=weight
                 )
-            else:
-                g = self.marginal_reweighter_.decision_function(X[:, self.conditional_index_])
-                moved = np.where(y01 == 0, weight * np.exp(g), weight)
-                second = self.conditional_reweighter_ = self._reweighter(second_seed).fit(
-                    X, y01, sample_weight=moved
-                )
+                if self.method == "ratio":
+                    second = self.joint_reweighter_ = self._reweighter(second_seed).fit(
+                        X, y01, sample_weight=weight
+                    )
+                else:
+                    g = self.marginal_reweighter_.decision_function(X[:, self.conditional_index_])
+                    moved = np.where(y01 == 0, weight * np.exp(g), weight)
+                    second = self.conditional_reweighter_ = self._reweighter(second_seed).fit(
+                        X, y01, sample_weight=moved
+                    )
             if hasattr(second, "n_iter_"):
                 self.n_iter_ = self.marginal_reweighter_.n_iter_ + second.n_iter_
                 self.loss_curve_ = second.loss_curve_

@@ -20,6 +20,7 @@ from .._validation import (
     check_class_totals,
     check_event_weights,
     check_score_labels,
+    warn_small_sample,
 )
 from ._stream import check_sources, prepare_stream
 from ._theta import (
@@ -252,6 +253,10 @@ class DCTRReweighter(BaseReweighter):
         self.classes_, y01 = check_binary_labels(y)
         weight = check_event_weights(sample_weight, X.shape[0])
         check_class_totals(y01, weight)  # on the weights as given, before the theta factor
+        early = self.classifier is None and self.early_stopping
+        warn_small_sample(
+            y01, weight, self.validation_fraction if early else None, "DCTRReweighter"
+        )
         theta_seed, train_seed = derive_seeds(self.random_state, 2)
 
         self.n_parameters_ = 0

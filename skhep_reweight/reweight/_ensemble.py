@@ -65,7 +65,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOp
 from .._base import BaseReweighter, fit_method, record_feature_range
 from .._nn import derive_seeds
 from .._nn.data import identical_row_groups
-from .._validation import check_binary_labels, check_class_totals, check_event_weights
+from .._validation import (
+    check_binary_labels,
+    check_class_totals,
+    check_event_weights,
+    small_sample_told_once,
+    warn_small_sample,
+)
 
 __all__ = ["BaggingReweighter", "FoldingReweighter", "rows_fingerprint"]
 
@@ -113,8 +119,10 @@ def _fit_member(
     weight: np.ndarray | None,
     feature_names: np.ndarray | None,
 ) -> Any:
-    """Fit one member on ``X[rows]`` (a joblib task: module level, so that it pickles)."""
-    return member.fit(_member_input(X[rows], feature_names), y[rows], sample_weight=weight)
+    """Fit one member on ``X[rows]`` (a joblib task: module level, so that it pickles); the
+    ensemble has told a small sample once, for all its members."""
+    with small_sample_told_once():
+        return member.fit(_member_input(X[rows], feature_names), y[rows], sample_weight=weight)
 
 
 def _member_input(features: np.ndarray, feature_names: np.ndarray | None) -> Any:
@@ -175,6 +183,9 @@ class _EnsembleReweighter(BaseReweighter):
         if sample_weight is not None:
             weight = check_event_weights(sample_weight, X.shape[0])
         check_class_totals(y01, np.ones(X.shape[0]) if weight is None else weight)
+        warn_small_sample(
+            y01, np.ones(X.shape[0]) if weight is None else weight, None, type(self).__name__
+        )
         record_feature_range(self, X, y01)
         return X, y, y01, weight
 

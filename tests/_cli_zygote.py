@@ -1,0 +1,73 @@
+"""Runs the command line in forked children of one process that has done the slow imports.
+
+``tests/test_cli_outputs.py`` interrupts many runs of ``skhep-reweight`` at random moments. As
+separate programs each would spend three seconds importing torch and matplotlib before the
+moment being tested; here one process imports them once (and starts no thread, so that forking
+it is safe), then forks a child per run. Each child is the command line as a user starts it
+(``entry_point``, the console script's function), with its own process, signals and exit
+status.
+
+Protocol, one JSON object per line: ``{"op": "run", "args": [...], "cwd": ..., "stdout": path,
+"stderr": path}`` answers ``{"pid": n}``; ``{"op": "wait", "pid": n}`` answers ``{"code": exit
+status}`` (negative: killed by that signal). ``tests/conftest.py`` drives it (the
+``command_line`` fixture).
+"""
+
+import json
+import os
+import signal
+import sys
+
+
+def _child(request):
+    os.chdir(request["cwd"])
+    for name, descriptor in (("stdout", 1), ("stderr", 2)):
+        os.dup2(os.open(request[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), descriptor)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    sys.stdin = open(0)  # noqa: SIM115 - the child's lifetime
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    # a zygote started by a runner that ignores SIGINT inherits SIG_IGN; a user's shell does not
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    sys.argv = ["skhep-reweight", *request["args"]]
+    from skhep_reweight._cli import entry_point
+
+    status = 1
+    try:
+        status = entry_point()
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def main():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+    import torch
+
+    assert torch is not None
+    print(json.dumps({"ready": os.getpid()}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["op"] == "run":
+            pid = os.fork()
+            if pid == 0:
+                _child(request)
+            print(json.dumps({"pid": pid}), flush=True)
+        elif request["op"] == "wait":
+            _, status = os.waitpid(request["pid"], 0)
+            print(json.dumps({"code": os.waitstatus_to_exitcode(status)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
