@@ -10,7 +10,8 @@ samples apart learns that ratio in any number of dimensions, without histograms.
 
 Conventions
 -----------
-- ``y == 0`` marks source rows (the sample to reweight), ``y == 1`` target rows.
+- ``y == 0`` (or False) marks source rows (the sample to reweight), ``y == 1`` (or True) target
+  rows; any other label raises, rather than being sorted into a role.
 - Class totals are balanced internally; the weights need no prior factor.
 - ``predict_weights`` returns the per-event ratio, not renormalized: its mean over the source
   sample is close to one, and predicting in batches gives the same numbers as predicting at once
@@ -52,6 +53,10 @@ Contents
 - :mod:`skhep_reweight.io` (ROOT and parquet files), :mod:`skhep_reweight.diagnostics` (the
   validation report with ratio panels), :mod:`skhep_reweight.compat.hep_ml` (hep_ml's names and
   signatures), and the ``skhep-reweight`` command line (``fit``, ``apply``, ``report``).
+- What the package tells you: :class:`OutOfRangeWarning` (more events outside the training
+  ranges than the training distribution puts there), :class:`LearnedNothingWarning`,
+  :class:`SmallSampleWarning` (too few events to train or to validate), and
+  :class:`DamagedFileError` (a truncated, overwritten or edited data or model file).
 
 Names are imported on first use, so that ``import skhep_reweight`` (and ``skhep-reweight
 --help``) does not load PyTorch and scikit-learn until something needs them.

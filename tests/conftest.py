@@ -1,10 +1,12 @@
 """Fixtures shared by the test modules."""
 
+import contextlib
 import itertools
 import json
 import os
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +88,36 @@ def command_line(tmp_path_factory):
     runner = CommandLine(tmp_path_factory.mktemp("command_line"))
     yield runner
     runner.close()
+
+
+_HOLDER = """
+import sys
+from pathlib import Path
+from skhep_reweight._files import OutputSet
+with OutputSet({"--output": Path(sys.argv[1])}):
+    print("writing", flush=True)
+    sys.stdin.readline()
+"""
+
+
+@contextlib.contextmanager
+def another_run_writing(path):
+    """Another process in the middle of a run that writes ``path`` (it holds the output's
+    staging folder and lock) for the duration of the block."""
+    other = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_HOLDER), str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout.readline().strip() == "writing"
+        yield
+    finally:
+        other.communicate("\n", timeout=60)
+
+
+@pytest.fixture
+def holding():
+    """:func:`another_run_writing`, for a test."""
+    return another_run_writing

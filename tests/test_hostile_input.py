@@ -8,9 +8,7 @@ signals in ``test_cli_outputs.py``.
 
 import json
 import os
-import subprocess
 import sys
-import textwrap
 import warnings
 
 import numpy as np
@@ -307,31 +305,15 @@ def test_output_locations_are_checked_on_entering(tmp_path):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX locks")
 def test_a_live_run_writing_the_same_output_is_refused_and_a_dead_ones_leftovers_cleared(
-    tmp_path,
+    tmp_path, holding
 ):
     target = tmp_path / "w.root"
-    holder = textwrap.dedent(
-        f"""
-        import sys, time
-        from pathlib import Path
-        from skhep_reweight._files import OutputSet
-        with OutputSet({{"--output": Path({str(target)!r})}}) as outputs:
-            print("holding", flush=True)
-            sys.stdin.readline()
-        """
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout.readline().strip() == "holding"
+    with holding(target):
         with pytest.raises(OutputError, match="another skhep-reweight run is writing --output"):
             OutputSet({"--output": target}).__enter__()
         with OutputSet({"--output": tmp_path / "other.root"}) as outputs:  # another file: fine
             outputs.path("--output").write_bytes(b"x")
             outputs.commit()
-    finally:
-        process.communicate("\n", timeout=60)
     # a run killed without cleaning up leaves its staging folder, unlocked: the next run clears it
     stale = tmp_path / ".skhep-reweight-0123456789ab.tmp"
     stale.mkdir()
