@@ -68,9 +68,10 @@ FORMAT_NAME = "skhep_reweight.save"
 FORMAT_VERSION = 1
 # The archive entry holding the JSON header (array entries are named "a0", "a1", ...).
 HEADER_KEY = "__header__"
-# The deepest nesting of the header that a file may have. The deepest real model, an
-# SRGNFitter holding its reweighter and the members of an ensemble, nests 14 levels; a damaged
-# or hostile header nested hundreds deep would exhaust Python's recursion while decoding.
+# The deepest nesting of the header that a file may have. The deepest real models, ensembles of
+# reweighters and OmniFold's ensembles, nest 12 levels (tests/test_persist.py checks every model
+# there stays below half of this); a damaged or hostile header nested hundreds deep would exhaust
+# Python's recursion while decoding.
 MAX_HEADER_DEPTH = 64
 
 # The allow-lists: the only classes a file can name. A file cannot add to them.

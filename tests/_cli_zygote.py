@@ -9,14 +9,18 @@ status.
 
 Protocol, one JSON object per line: ``{"op": "run", "args": [...], "cwd": ..., "stdout": path,
 "stderr": path}`` answers ``{"pid": n}``; ``{"op": "wait", "pid": n}`` answers ``{"code": exit
-status}`` (negative: killed by that signal). ``tests/conftest.py`` drives it (the
-``command_line`` fixture).
+status}`` (negative: killed by that signal); ``{"op": "interrupt", "runs": [{"args", "cwd",
+"stdout", "stderr", "signal", "delay"}, ...]}`` starts every run at once, sends each its signal
+``delay`` seconds after its start if it is still running (before it is reaped, so that the pid
+cannot belong to another process by then), and answers ``{"codes": [...]}``.
+``tests/conftest.py`` drives it (the ``command_line`` fixture).
 """
 
 import json
 import os
 import signal
 import sys
+import time
 
 
 def _child(request):
@@ -48,6 +52,32 @@ def _child(request):
         os._exit(status)
 
 
+def _fork(request):
+    pid = os.fork()
+    if pid == 0:
+        _child(request)
+    return pid
+
+
+def _interrupt(runs):
+    """Start every run, signal each at its moment unless it ended, and return the exit codes."""
+    started = [(run, _fork(run), time.monotonic()) for run in runs]
+    codes = [None] * len(runs)
+    signalled = [False] * len(runs)
+    while any(code is None for code in codes):
+        for k, (run, pid, start) in enumerate(started):
+            if codes[k] is not None:
+                continue
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                codes[k] = os.waitstatus_to_exitcode(status)
+            elif not signalled[k] and time.monotonic() - start >= run["delay"]:
+                os.kill(pid, run["signal"])  # not reaped yet: still this run's pid
+                signalled[k] = True
+        time.sleep(0.002)
+    return codes
+
+
 def main():
     import matplotlib
 
@@ -60,10 +90,9 @@ def main():
     for line in sys.stdin:
         request = json.loads(line)
         if request["op"] == "run":
-            pid = os.fork()
-            if pid == 0:
-                _child(request)
-            print(json.dumps({"pid": pid}), flush=True)
+            print(json.dumps({"pid": _fork(request)}), flush=True)
+        elif request["op"] == "interrupt":
+            print(json.dumps({"codes": _interrupt(request["runs"])}), flush=True)
         elif request["op"] == "wait":
             _, status = os.waitpid(request["pid"], 0)
             print(json.dumps({"code": os.waitstatus_to_exitcode(status)}), flush=True)

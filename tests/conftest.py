@@ -76,6 +76,24 @@ class CommandLine:
         """Run ``skhep-reweight *args`` in ``cwd`` to its end."""
         return self.wait(*self.start(args, cwd))
 
+    def interrupt(self, args, runs):
+        """Run ``skhep-reweight *args`` once per (cwd, signal, delay) of ``runs``, all at once,
+        each sent its signal ``delay`` seconds after it started unless it has ended."""
+        requests, files = [], []
+        for cwd, signum, delay in runs:
+            k = next(self.count)
+            out, err = self.folder / f"{k}.out", self.folder / f"{k}.err"
+            files.append((out, err))
+            requests.append(
+                {"args": [str(a) for a in args], "cwd": str(cwd), "stdout": str(out),
+                 "stderr": str(err), "signal": int(signum), "delay": float(delay)}
+            )  # fmt: skip
+        codes = self._ask(op="interrupt", runs=requests)["codes"]
+        return [
+            Done(code, out.read_text(), err.read_text())
+            for code, (out, err) in zip(codes, files, strict=True)
+        ]
+
     def close(self):
         self.process.stdin.close()
         self.process.wait(timeout=60)

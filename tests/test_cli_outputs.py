@@ -13,7 +13,6 @@ import shutil
 import signal
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -315,17 +314,9 @@ def _check_interrupted_runs(command_line, run_folder, pristine, command, complet
             folder = run_folder / f"{signum}_{delay:.3f}"
             shutil.copytree(pristine.parent / "before", folder)
             runs.append((signum, delay, folder, _digests(folder)))
-    started = [command_line.start(command, folder) for _, _, folder, _ in runs]
-    timers = [
-        threading.Timer(delay, os.kill, (pid, signum))
-        for (signum, delay, _, _), (pid, _, _) in zip(runs, started, strict=True)
-    ]
-    for timer in timers:
-        timer.start()
+    results = command_line.interrupt(command, [(f, signum, d) for signum, d, f, _ in runs])
     interrupted = 0
-    for (signum, delay, folder, before), child, timer in zip(runs, started, timers, strict=True):
-        done = command_line.wait(*child)
-        timer.join()
+    for (signum, delay, folder, before), done in zip(runs, results, strict=True):
         if done.returncode == 0:  # finished before the signal: the complete outputs
             complete(folder, pristine)
             continue

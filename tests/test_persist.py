@@ -26,7 +26,14 @@ from skhep_reweight import (
     WeightedGANUnweighter,
 )
 from skhep_reweight._nn import predict_network
-from skhep_reweight._persist import FORMAT_VERSION, HEADER_KEY, load, save
+from skhep_reweight._persist import (
+    FORMAT_VERSION,
+    HEADER_KEY,
+    MAX_HEADER_DEPTH,
+    _header_depth,
+    load,
+    save,
+)
 from skhep_reweight.datasets import (
     make_camel_back,
     make_conditional_discriminant,
@@ -230,6 +237,11 @@ def test_round_trip_predicts_identically(name, tmp_path):
         np.testing.assert_array_equal(predict_network(net, X), predict_network(original, X))
     np.testing.assert_array_equal(output(pickle.loads(pickle.dumps(loaded))), output(model))
     _assert_same_params(clone(loaded), model)
+    # load() refuses headers deeper than MAX_HEADER_DEPTH (a hostile file nested hundreds deep);
+    # every real model stays far below it (12 at most today), so a deeper one is seen here
+    with np.load(path, allow_pickle=False) as archive:
+        depth = _header_depth(json.loads(archive[HEADER_KEY].tobytes()))
+    assert 6 <= depth <= MAX_HEADER_DEPTH // 2
 
 
 def test_shared_objects_stay_shared(tmp_path):
