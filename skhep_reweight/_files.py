@@ -67,32 +67,32 @@ def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
 _DEFERRED = (signal.SIGINT, signal.SIGTERM)
 
 
-def _poll() -> None:
-    """A Python-level call: the interpreter runs pending signal handlers on entering it."""
-
-
 @contextlib.contextmanager
 def deferred_signals() -> Iterator[None]:
     """Hold SIGINT and SIGTERM off for the block; an interruption that arrives meanwhile is
-    dropped once the block is done (its work is complete by then). Only the main thread of a
-    POSIX process can do this; elsewhere the block runs unprotected."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not (
-        threading.main_thread()
-    ):
+    dropped once the block is done (its work is complete by then).
+
+    The signals' handlers are replaced by one that only takes note. Python runs its signal
+    handlers in the main thread whichever thread the operating system delivers a signal to, so
+    this holds however many threads the libraries started (a signal mask would not: the kernel
+    hands a blocked signal to another thread). Only the main thread can change handlers;
+    elsewhere the block runs unprotected. A signal that is ignored stays ignored.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+    held: list[int] = []
+    previous = {}
+    for signum in _DEFERRED:
+        handler = signal.getsignal(signum)
+        if handler is signal.SIG_IGN or handler is None:
+            continue
+        previous[signum] = signal.signal(signum, lambda number, frame: held.append(number))
     try:
         yield
     finally:
-        try:
-            if hasattr(signal, "sigtimedwait"):  # take the held signals without handling them
-                while signal.sigtimedwait(_DEFERRED, 0) is not None:
-                    pass
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-            _poll()  # elsewhere (macOS): a held signal is handled here, and dropped
-        except KeyboardInterrupt:
-            pass
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _nearest_folder(path: Path, label: str, output: Path) -> Path:

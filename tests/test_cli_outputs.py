@@ -27,7 +27,7 @@ pa = pytest.importorskip("pyarrow")
 pd = pytest.importorskip("pandas")
 
 # SKHEP_REWEIGHT_SIGNAL_MOMENTS: moments per signal and command (tests/test_signals.py sets 1)
-MOMENTS = int(os.environ.get("SKHEP_REWEIGHT_SIGNAL_MOMENTS", "2"))
+MOMENTS = int(os.environ.get("SKHEP_REWEIGHT_SIGNAL_MOMENTS", "3"))
 
 
 def _events(n, shift, seed):
@@ -327,6 +327,7 @@ def _check_interrupted_runs(command_line, run_folder, pristine, command, complet
         assert word in last, done.stderr
         assert last.endswith("nothing was written"), done.stderr
         assert _digests(folder) == before  # earlier outputs untouched, nothing new
+    print(f"{command[0]}: {interrupted} of {len(runs)} runs interrupted, over {seconds:.2f} s")
     return interrupted
 
 

@@ -9,6 +9,7 @@ its full ``max_epochs=10_000`` there (hours).
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,4 +34,6 @@ def test_signal_tests_pass_with_sigint_ignored():
         preexec_fn=_ignore_sigint, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "3 passed" in done.stdout  # the three signal tests ran
+    passed = re.search(r"(\d+) passed", done.stdout)
+    assert passed is not None
+    assert int(passed.group(1)) >= 4  # the signal tests of test_base, test_hostile_input, CLI
