@@ -52,6 +52,22 @@ def _child(request):
         os._exit(status)
 
 
+# A run still going after this long is killed (SIGKILL), so that a hung run fails its test
+# instead of blocking the suite.
+LIMIT_S = 300
+
+
+def _reap(pid, start):
+    """The exit status of ``pid`` if it has ended (killing it past LIMIT_S), else None."""
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        return os.waitstatus_to_exitcode(status)
+    if time.monotonic() - start > LIMIT_S:
+        os.kill(pid, signal.SIGKILL)
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return None
+
+
 def _fork(request):
     pid = os.fork()
     if pid == 0:
@@ -68,10 +84,8 @@ def _interrupt(runs):
         for k, (run, pid, start) in enumerate(started):
             if codes[k] is not None:
                 continue
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                codes[k] = os.waitstatus_to_exitcode(status)
-            elif not signalled[k] and time.monotonic() - start >= run["delay"]:
+            codes[k] = _reap(pid, start)
+            if codes[k] is None and not signalled[k] and time.monotonic() - start >= run["delay"]:
                 os.kill(pid, run["signal"])  # not reaped yet: still this run's pid
                 signalled[k] = True
         time.sleep(0.002)
@@ -87,15 +101,21 @@ def main():
 
     assert torch is not None
     print(json.dumps({"ready": os.getpid()}), flush=True)
+    starts = {}
     for line in sys.stdin:
         request = json.loads(line)
         if request["op"] == "run":
-            print(json.dumps({"pid": _fork(request)}), flush=True)
+            pid = _fork(request)
+            starts[pid] = time.monotonic()
+            print(json.dumps({"pid": pid}), flush=True)
         elif request["op"] == "interrupt":
             print(json.dumps({"codes": _interrupt(request["runs"])}), flush=True)
         elif request["op"] == "wait":
-            _, status = os.waitpid(request["pid"], 0)
-            print(json.dumps({"code": os.waitstatus_to_exitcode(status)}), flush=True)
+            pid = request["pid"]
+            while (code := _reap(pid, starts[pid])) is None:
+                time.sleep(0.005)
+            del starts[pid]
+            print(json.dumps({"code": code}), flush=True)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 pa = pytest.importorskip("pyarrow")
 pd = pytest.importorskip("pandas")
 
-# SKHEP_REWEIGHT_SIGNAL_MOMENTS: moments per signal and command (tests/test_signals.py sets 1)
+# moments per signal and command (SKHEP_REWEIGHT_SIGNAL_MOMENTS for a longer or shorter run)
 MOMENTS = int(os.environ.get("SKHEP_REWEIGHT_SIGNAL_MOMENTS", "3"))
 
 
@@ -299,6 +299,9 @@ def test_command_line_models_always_carry_their_column_names(folder, capsys):
 
 
 # ------------------------------------------------------------------ signals at random moments
+# Each run is a process of its own that sets its SIGINT handler as a shell-started program has it
+# (tests/_cli_zygote.py), so these tests do not depend on whether this runner ignores SIGINT; the
+# tests marked `signals` do, and tests/test_signals.py reruns those with SIGINT ignored.
 def _check_interrupted_runs(command_line, run_folder, pristine, command, complete):
     """Interrupt ``command`` at random moments with each signal, the runs side by side; every
     run leaves either the complete outputs (``complete(folder, pristine)`` holds) or the
@@ -331,7 +334,6 @@ def _check_interrupted_runs(command_line, run_folder, pristine, command, complet
     return interrupted
 
 
-@pytest.mark.signals
 def test_interrupted_fit_leaves_the_whole_run_or_the_one_before(command_line, tmp_path):
     before = tmp_path / "before"
     before.mkdir()
@@ -363,7 +365,6 @@ def test_interrupted_fit_leaves_the_whole_run_or_the_one_before(command_line, tm
     assert interrupted >= MOMENTS  # the moments fall inside the run
 
 
-@pytest.mark.signals
 def test_interrupted_apply_leaves_the_whole_output_or_the_one_before(command_line, tmp_path):
     before = tmp_path / "before"
     before.mkdir()
