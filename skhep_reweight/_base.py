@@ -38,12 +38,14 @@ __all__ = [
     "LearnedNothingWarning",
     "OutOfRangeWarning",
     "OUT_OF_RANGE_LEVEL",
+    "count_outside",
     "expected_outside",
     "fit_method",
     "outside_range",
     "outside_range_excess",
     "record_feature_range",
     "stack_samples",
+    "warn_out_of_range",
 ]
 
 #: Input dtypes kept as they are; anything else is converted to float64.
@@ -146,6 +148,33 @@ def outside_range_excess(
 
     p = (n_range_events + 1) / (n_range_events + 1 + n_events)
     return expected, float(nbinom.sf(n_outside - 1, 2 * n_features, p))
+
+
+def count_outside(
+    features: np.ndarray, feature_range: np.ndarray, n_range_events: int | None
+) -> tuple[np.ndarray, int, float | None, bool]:
+    """The out-of-range test of :class:`OutOfRangeWarning` on ``features``: the (n_samples,
+    n_features) mask of values outside ``feature_range``, the count of events with any, the
+    mean count events of the training distribution give (:func:`outside_range_excess`), and
+    whether the count exceeds it (probability below ``OUT_OF_RANGE_LEVEL``)."""
+    mask = outside_range(features, feature_range)
+    n_outside = int(np.count_nonzero(mask.any(axis=1)))
+    expected, p_value = outside_range_excess(n_outside, *features.shape, n_range_events)
+    return mask, n_outside, expected, p_value < OUT_OF_RANGE_LEVEL
+
+
+def warn_out_of_range(
+    features: np.ndarray, feature_range: np.ndarray, n_range_events: int | None, names: Any
+) -> None:
+    """Issue :class:`OutOfRangeWarning`, pointing at the user's call, when :func:`count_outside`
+    finds more events outside the training ranges than the training distribution gives."""
+    mask, _, expected, excessive = count_outside(features, feature_range, n_range_events)
+    if excessive:
+        warnings.warn(
+            _range_message(mask, features, feature_range, names, expected),
+            OutOfRangeWarning,
+            stacklevel=caller_stacklevel(),
+        )
 
 
 def record_feature_range(estimator: Any, X: np.ndarray, y01: np.ndarray) -> None:
@@ -354,7 +383,8 @@ class BaseReweighter(EstimatorMixin, ClassifierMixin, BaseEstimator, ABC):
     """A reweighter: learns :math:`w(x) = q(x)/p(x)` from a source (y == 0) and a target
     (y == 1) sample.
 
-    A subclass provides ``fit`` (setting ``classes_``) and :meth:`_log_ratio`; extra prediction
+    A subclass provides ``fit`` (whose :meth:`_validate_fit_input` sets ``classes_``) and
+    :meth:`_log_ratio`; extra prediction
     arguments (the theta of a parametrized reweighter) are taken by
     :meth:`_prediction_input`. Prediction writes nothing on the estimator, so one fitted model
     can serve several threads at once.
@@ -385,7 +415,9 @@ class BaseReweighter(EstimatorMixin, ClassifierMixin, BaseEstimator, ABC):
         return self.fit(X, y, sample_weight=weight)
 
     def _validate_fit_input(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        """``fit``'s X and y validated, and ``feature_range_`` recorded.
+        """``fit``'s X validated and y as 0 (source) / 1 (target) under the package's label rule
+        (:func:`~skhep_reweight._validation.check_binary_labels`); ``classes_``,
+        ``feature_range_`` and ``n_range_events_`` recorded.
 
         A second sample passed where the labels belong (hep_ml's ``fit(original, target)``)
         gets an error pointing to the two-sample form.
@@ -411,30 +443,20 @@ class BaseReweighter(EstimatorMixin, ClassifierMixin, BaseEstimator, ABC):
                 "continuous values: if it is a second sample, call fit_samples(source, target) "
                 "or use skhep_reweight.compat.hep_ml, whose fit(original, target) follows hep_ml"
             )
-        if X.shape[0]:
-            _, y01 = check_binary_labels(y)
-            record_feature_range(self, X, y01)
-        return X, y
+        self.classes_, y01 = check_binary_labels(y)
+        record_feature_range(self, X, y01)
+        return X, y01
 
     def _warn_out_of_range(self, features: np.ndarray) -> None:
-        """Warn (:class:`OutOfRangeWarning`) when more events lie outside ``feature_range_``
-        than a sample of the training distribution would put there (:func:`outside_range_excess`
-        below ``OUT_OF_RANGE_LEVEL``)."""
+        """:func:`warn_out_of_range` against ``feature_range_`` (nothing for a model saved
+        before the ranges were recorded)."""
         feature_range = getattr(self, "feature_range_", None)
-        if feature_range is None:  # a model saved before the ranges were recorded
-            return
-        X = features[:, : feature_range.shape[1]]
-        mask = outside_range(X, feature_range)
-        n_outside = int(np.count_nonzero(mask.any(axis=1)))
-        expected, p_value = outside_range_excess(
-            n_outside, X.shape[0], X.shape[1], getattr(self, "n_range_events_", None)
-        )
-        if p_value < OUT_OF_RANGE_LEVEL:
-            names = getattr(self, "feature_names_in_", None)
-            warnings.warn(
-                _range_message(mask, X, feature_range, names, expected),
-                OutOfRangeWarning,
-                stacklevel=caller_stacklevel(),
+        if feature_range is not None:
+            warn_out_of_range(
+                features[:, : feature_range.shape[1]],
+                feature_range,
+                getattr(self, "n_range_events_", None),
+                getattr(self, "feature_names_in_", None),
             )
 
     # -------------------------------------------------------------- the subclass's part

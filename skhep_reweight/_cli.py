@@ -168,32 +168,46 @@ def _run(args: argparse.Namespace) -> int:
         )
         print_demo(result, output)
         return 0
+    result = _execute(args)
+    _COMPLETED.append(True)  # the outputs are in place: an interruption now ends nothing
+    _summarize(args.command, result)
+    return 0
+
+
+def _execute(args: argparse.Namespace) -> dict[str, Any]:
+    """Run ``fit``, ``apply`` or ``report``; their summary."""
     from . import _commands
 
     if args.command == "fit":
-        result = _commands.fit_command(args.config, verbose=0 if args.quiet else 1)
-        _COMPLETED.append(True)
-        print(f"fitted in {result['fit_seconds']:.1f} s; validation on {result['validation']}")
-        _print_metrics(result["metrics"])
-        print(f"  model   : {result['model']}")
-        print(f"  report  : {result['report']}")
-        if result["weights"] is not None:
-            print(f"  weights : {result['weights']}")
-    elif args.command == "apply":
-        columns = args.columns.split(",") if args.columns else None
-        result = _commands.apply_command(
+        return _commands.fit_command(args.config, verbose=0 if args.quiet else 1)
+    if args.command == "apply":
+        return _commands.apply_command(
             args.model,
             args.input,
             args.output,
             tree=args.tree,
             weight=args.weight,
             name=args.name,
-            columns=columns,
+            columns=args.columns.split(",") if args.columns else None,
             chunk_size=args.chunk_size,
             allow_pickle=args.allow_pickle,
             progress=not args.quiet,
         )
-        _COMPLETED.append(True)
+    return _commands.report_command(
+        args.config, args.model, output=args.output, allow_pickle=args.allow_pickle
+    )
+
+
+def _summarize(command: str, result: dict[str, Any]) -> None:
+    """What a command did: stdout, and its warnings as notices on stderr."""
+    if command == "fit":
+        print(f"fitted in {result['fit_seconds']:.1f} s; validation on {result['validation']}")
+        _print_metrics(result["metrics"])
+        print(f"  model   : {result['model']}")
+        print(f"  report  : {result['report']}")
+        if result["weights"] is not None:
+            print(f"  weights : {result['weights']}")
+    elif command == "apply":
         print(
             f"{result['n_events']} events weighted in {result['seconds']:.1f} s "
             f"({result['events_per_second']:.3g} events/s) -> {result['output']}"
@@ -213,13 +227,8 @@ def _run(args: argparse.Namespace) -> int:
                 "checked: it must be the training order"
             )
     else:
-        result = _commands.report_command(
-            args.config, args.model, output=args.output, allow_pickle=args.allow_pickle
-        )
-        _COMPLETED.append(True)
         print(f"report on {result['validation']} -> {result['report']}")
         _print_metrics(result["metrics"])
-    return 0
 
 
 # The command being run, for the notices (set by main).

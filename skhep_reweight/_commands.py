@@ -256,11 +256,11 @@ def fit_command(config_path: str | os.PathLike, *, verbose: int = 1) -> dict[str
         folders={"output.report": config.report},
         inputs=[config.source.path, config.target.path, config.file],
     )
-    with outputs:  # every location checked (and locked) before any event is read
-        if weights_path is not None:
-            from .io._common import format_of
+    if weights_path is not None:
+        from .io._common import format_of
 
-            format_of(weights_path, "output.weights")
+        format_of(weights_path, "output.weights")
+    with outputs:  # every location checked (and locked) before any event is read
         source, w_source = _read_sample(config, "source")
         target, w_target = _read_sample(config, "target")
         model = build_estimator(config)

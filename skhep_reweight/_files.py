@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import secrets
@@ -292,8 +293,8 @@ class OutputSet:
         with deferred_signals():
             try:
                 for staged, destination in moves:
-                    missing = [p for p in (destination.parent, *destination.parent.parents)]
-                    for folder in reversed(missing[: self._depth_missing(destination)]):
+                    missing = itertools.takewhile(lambda f: not f.exists(), destination.parents)
+                    for folder in reversed(list(missing)):
                         folder.mkdir()
                         created.append(folder)
                     if destination.exists():
@@ -317,16 +318,6 @@ class OutputSet:
                 backup.unlink(missing_ok=True)
             self.committed = True
         self._discard()
-
-    @staticmethod
-    def _depth_missing(destination: Path) -> int:
-        """How many folders above ``destination`` do not exist yet."""
-        count = 0
-        for folder in destination.parents:
-            if folder.exists():
-                break
-            count += 1
-        return count
 
     def _failed(self, error: OSError, moves: list[tuple[Path, Path]], done: int) -> str:
         destination = moves[min(done, len(moves) - 1)][1]

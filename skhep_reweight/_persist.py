@@ -522,7 +522,10 @@ def _read_header(archive: Any, path: Path) -> dict:
     """The header of an opened archive, checked for the format name, version and depth."""
     if HEADER_KEY not in archive.files:
         raise ValueError(f"{path} is an npz archive but not a skhep_reweight save file")
-    raw = archive[HEADER_KEY]
+    try:
+        raw = archive[HEADER_KEY]
+    except Exception as exc:  # a damaged entry: its CRC, its .npy header
+        raise DamagedFileError(f"{path}: the header entry is damaged ({one_line(exc)})") from None
     if not isinstance(raw, np.ndarray):  # numpy returns raw bytes for a non-.npy entry
         raise ValueError(f"{path} is not a skhep_reweight save file (its header is no .npy entry)")
     if raw.dtype != np.uint8 or raw.ndim != 1:
@@ -629,21 +632,17 @@ def load(path: str | os.PathLike) -> Any:
     if not path.exists():
         raise FileNotFoundError(f"model file '{path}' does not exist")
     with open(path, "rb") as stream, _open_archive(path, stream) as archive:
+        header = _read_header(archive, path)  # its errors name the file
+        root = header.get("estimator")
+        if type(root) is not dict or root.get("t") != "estimator":
+            raise DamagedFileError(f"{path}: the header holds no estimator")
         try:
-            header = _read_header(archive, path)
-            root = header.get("estimator")
-            if type(root) is not dict or root.get("t") != "estimator":
-                raise DamagedFileError(f"{path}: the header holds no estimator")
             return _Decoder(archive).decode(root)
-        except DamagedFileError:
-            raise
-        except ValueError as exc:
-            if str(exc).startswith(str(path)):
-                raise
+        except ValueError as exc:  # the decoder's own findings
             raise DamagedFileError(f"{path}: {exc}") from None
-        except (MemoryError, KeyboardInterrupt):
+        except MemoryError:
             raise
-        except Exception as exc:  # a damaged entry (CRC, npy header) or a malformed header
+        except Exception as exc:  # a damaged array entry, a malformed value the decoder met
             raise DamagedFileError(
                 f"{path}: the file is damaged or was edited ({one_line(exc)})"
             ) from None

@@ -104,12 +104,9 @@ def _labels_01(y: ArrayLike, kind: str, roles: tuple[str, str]) -> tuple[np.ndar
         values = values[:, 0]
     if values.ndim != 1:
         raise ValueError(f"y must be 1-D (one label per row), got shape {values.shape}")
-    if values.dtype == object:
-        try:  # numbers held as Python objects (a pandas column of object dtype)
-            if all(isinstance(v, (bool, int, float, np.bool_, np.number)) for v in values):
-                values = values.astype(np.float64)
-        except (TypeError, ValueError):
-            pass
+    numbers = (bool, int, float, np.bool_, np.number)
+    if values.dtype == object and all(isinstance(v, numbers) for v in values):
+        values = values.astype(np.float64)  # numbers held as objects (a pandas object column)
     rule = (
         f"{kind} takes y == 0 (or False) for the {roles[0]} rows and y == 1 (or True) for the "
         f"{roles[1]} rows"
@@ -232,14 +229,22 @@ MIN_TRAINING_EVENTS = 100
 MIN_HELD_OUT_EVENTS = 50
 
 
+# Weights above this are rescaled before they are squared (1e100 squared and summed over any
+# sample stays far from float64's overflow at 1.8e308).
+_LARGEST_SQUARED_WEIGHT = 1e100
+
+
 def effective_count(weight: np.ndarray) -> float:
-    """Kish's effective number of events, :math:`(\\sum w)^2 / \\sum w^2` (0 when empty)."""
+    """Kish's effective number of events, :math:`(\\sum w)^2 / \\sum w^2` (0 when every
+    weight is zero or there is none): the formula behind
+    :func:`~skhep_reweight.metrics.effective_sample_size`, which validates its input first."""
     weight = np.asarray(weight, dtype=np.float64)
     scale = float(np.max(np.abs(weight))) if weight.size else 0.0
-    if not scale > 0:
+    if scale == 0:
         return 0.0
-    weight = weight / scale  # no overflow of the squares for weights of any size
-    return float(np.sum(weight) ** 2 / np.sum(weight**2))
+    if scale > _LARGEST_SQUARED_WEIGHT:  # no overflow of the squares, whatever the weights
+        weight = weight / scale
+    return float(np.sum(weight)) ** 2 / float(np.sum(weight**2))
 
 
 def small_sample_message(

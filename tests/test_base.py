@@ -18,7 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhep_reweight import DCTRReweighter
 from skhep_reweight._base import BaseReweighter, OutOfRangeWarning, fit_method
-from skhep_reweight._validation import check_binary_labels, check_event_weights
+from skhep_reweight._validation import check_event_weights
 from skhep_reweight.reweight import clip_log_ratio
 
 
@@ -32,8 +32,7 @@ class LogisticReweighter(BaseReweighter):
 
     @fit_method
     def fit(self, X, y, sample_weight=None):
-        X, y = self._validate_fit_input(X, y)
-        self.classes_, y01 = check_binary_labels(y)
+        X, y01 = self._validate_fit_input(X, y)
         weight = check_event_weights(sample_weight, X.shape[0])
         self.model_ = LogisticRegression(C=self.C).fit(X, y01, sample_weight=weight)
         return self

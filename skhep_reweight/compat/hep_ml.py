@@ -40,7 +40,6 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from numbers import Integral
 from typing import Any
@@ -54,7 +53,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import _base
 from .._base import EstimatorMixin, fit_method
-from .._errors import caller_stacklevel
 from .._validation import check_event_weights
 from ..reweight._dctr import DCTRReweighter
 from ..reweight._ensemble import _member_prediction
@@ -422,14 +420,9 @@ default=None
     def _warn_out_of_range(self, original: np.ndarray) -> None:
         """One warning for the events outside the range of the whole training sample (the fold
         models' own warnings, about their smaller ranges, are not raised)."""
-        mask = _base.outside_range(original, self.feature_range_)
-        n_outside = int(np.count_nonzero(mask.any(axis=1)))
-        expected, p_value = _base.outside_range_excess(
-            n_outside, *original.shape, getattr(self, "n_range_events_", None)
+        _base.warn_out_of_range(
+            original, self.feature_range_, getattr(self, "n_range_events_", None), None
         )
-        if p_value < _base.OUT_OF_RANGE_LEVEL:
-            message = _base._range_message(mask, original, self.feature_range_, None, expected)
-            warnings.warn(message, _base.OutOfRangeWarning, stacklevel=caller_stacklevel())
 
     def _say(self, message: str) -> None:
         if self.verbose:

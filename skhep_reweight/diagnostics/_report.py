@@ -16,7 +16,7 @@ from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin
 from sklearn.utils import check_random_state
 
-from .._base import OUT_OF_RANGE_LEVEL, expected_outside, outside_range, outside_range_excess
+from .._base import count_outside
 from .._errors import SmallSampleWarning, caller_stacklevel
 from .._files import atomic_file
 from .._validation import MIN_HELD_OUT_EVENTS, as_finite_array, check_samples
@@ -339,12 +339,8 @@ def _outside_training_range(
         raise ValueError(f"training_size must be a positive integer, got {training_size!r}")
     counts, fractions, expected, excessive = {}, {}, {}, {}
     for name, X in (("source", source), ("target", target)):
-        outside = outside_range(X, limits).any(axis=1)
-        counts[name] = int(outside.sum())
+        _, counts[name], expected[name], excessive[name] = count_outside(X, limits, training_size)
         fractions[name] = counts[name] / X.shape[0]
-        _, p_value = outside_range_excess(counts[name], *X.shape, training_size)
-        expected[name] = float(expected_outside(X.shape[0], X.shape[1], training_size or 1))
-        excessive[name] = bool(p_value < OUT_OF_RANGE_LEVEL)
     result: dict[str, dict[str, Any]] = {
         "n_outside_training_range": counts,
         "outside_training_range_fraction": fractions,

@@ -16,6 +16,7 @@ from .._validation import (
     as_finite_array,
     check_samples,
     class_balanced_weights,
+    effective_count,
 )
 from ._checks import _check_pair, _check_weight
 
@@ -86,10 +87,9 @@ def effective_sample_size(sample_weight: ArrayLike) -> float:
         raise ValueError(f"sample_weight must be 1-D, got shape {weight.shape}.")
     if weight.shape[0] == 0:
         raise ValueError("sample_weight is empty.")
-    sum_of_squares = float(np.sum(weight**2))
-    if sum_of_squares == 0:
+    if not np.any(weight):
         raise ValueError("sample_weight is all zero; the effective sample size is undefined.")
-    return float(np.sum(weight)) ** 2 / sum_of_squares
+    return effective_count(weight)
 
 
 def largest_weight_share(sample_weight: ArrayLike, fraction: float = 0.01) -> float:

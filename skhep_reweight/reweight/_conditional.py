@@ -23,7 +23,6 @@ from .._nn import (
 )
 from .._nn.params import check_hidden_layer_sizes
 from .._validation import (
-    check_binary_labels,
     check_event_weights,
     class_balanced_weights,
     resolve_columns,
@@ -311,11 +310,10 @@ class ConditionalReweighter(BaseReweighter):
                 f"weighted by the marginal ratio, but {type(self.classifier).__name__}.fit takes "
                 "no sample_weight; give a classifier that does, or method='ratio'"
             )
-        X, y = self._validate_fit_input(X, y)
+        X, y01 = self._validate_fit_input(X, y)
         self.conditional_index_ = resolve_conditional_features(
             self.conditional_features, X.shape[1], getattr(self, "feature_names_in_", None)
         )
-        self.classes_, y01 = check_binary_labels(y)
         weight = check_event_weights(sample_weight, X.shape[0])
         balanced = class_balanced_weights(y01, weight)
 

@@ -16,7 +16,6 @@ from .._nn import NETWORK_PARAMETER_CONSTRAINTS, derive_seeds
 from .._nn.net import train_binary_classifier_stream
 from .._nn.params import network_spec
 from .._validation import (
-    check_binary_labels,
     check_class_totals,
     check_event_weights,
     check_score_labels,
@@ -249,8 +248,7 @@ class DCTRReweighter(BaseReweighter):
         -------
         self : DCTRReweighter
         """
-        X, y = self._validate_fit_input(X, y)
-        self.classes_, y01 = check_binary_labels(y)
+        X, y01 = self._validate_fit_input(X, y)
         weight = check_event_weights(sample_weight, X.shape[0])
         check_class_totals(y01, weight)  # on the weights as given, before the theta factor
         early = self.classifier is None and self.early_stopping
